@@ -75,6 +75,13 @@ _USED_PROPERTY = {
     "logicalTypeOptions", "quality", "relationships", "customProperties", "description", "businessName",
     "physicalName", "classification", "examples", "tags", "id", "criticalDataElement", "enum",
 }  # fmt: skip
+#: Fields every ODCS quality rule may carry, whatever its type.
+_QUALITY_COMMON = {
+    "id", "authoritativeDefinitions", "businessImpact", "customProperties", "description", "dimension",
+    "method", "name", "schedule", "scheduler", "severity", "tags", "unit",
+}  # fmt: skip
+#: ODCS logical types the toolkit does not model, and the toolkit type they are read as (with a warning).
+_READ_AS = {"map": "object", "vector": "array"}
 _USED_OPTIONS = {
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern", "minLength", "maxLength",
     "format", "timezone", "defaultTimezone",
@@ -224,17 +231,109 @@ def _odcs_schema() -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def _schema_problems(doc: Any, file: str) -> list[Problem]:
-    import jsonschema
+def _import_jsonschema() -> Any:
+    """Import jsonschema without its optional ``rfc3987_syntax`` grammar (a 1-2 s lark compile).
+
+    Only the ``iri``/``iri-reference`` format checkers depend on it; ODCS validation uses none.
+    """
+    import sys
+
+    if "jsonschema" in sys.modules:
+        return sys.modules["jsonschema"]
+    missing = object()
+    saved = sys.modules.get("rfc3987_syntax", missing)
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    try:
+        import jsonschema
+    finally:
+        if saved is missing:
+            del sys.modules["rfc3987_syntax"]
+        else:
+            sys.modules["rfc3987_syntax"] = saved  # type: ignore[assignment]
+    return jsonschema
+
+
+def _schema_problems(doc: Any, file: str, view: Any = None) -> list[Problem]:
+    """Validate ``view`` (default: ``doc``) against the bundled schema; lines come from ``doc``."""
+    jsonschema = _import_jsonschema()
 
     validator = jsonschema.Draft201909Validator(_odcs_schema())
-    problems = []
-    for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+    target = doc if view is None else view
+    found = []
+    for err in sorted(validator.iter_errors(target), key=lambda e: list(map(str, e.absolute_path))):
         # oneOf/anyOf errors are vague: report the most specific sub-error instead.
         best = jsonschema.exceptions.best_match([err]) if err.context else err
-        path = list(best.absolute_path)
-        problems.append(Problem(file, _line_of(doc, path), _dotted(path), _schema_message(best)))
+        found.append((list(best.absolute_path), best))
+    problems: list[Problem] = []
+    for path, err in found:
+        # "Unevaluated properties" is jsonschema's echo of another failure at or below the same
+        # node (a failed if/then branch leaves its properties unevaluated): keep the real one.
+        if err.validator == "unevaluatedProperties" and any(
+            other is not err and other.validator != "unevaluatedProperties" and p[: len(path)] == path
+            for p, other in found
+        ):
+            continue
+        problem = Problem(file, _line_of(doc, path), _dotted(path), _schema_message(err))
+        if problem not in problems:
+            problems.append(problem)
     return problems
+
+
+#: Library metrics of ODCS v3.1+ (the schema's enum); v3.0 used free-form ``rule`` names instead.
+_V31_METRICS = ("nullValues", "missingValues", "invalidValues", "duplicateValues", "rowCount")
+
+
+def _v30_view(doc: Any, file: str) -> tuple[Any, list[Problem]]:
+    """A copy of a v3.0.x document with the constructs that v3.1 renamed mapped to their v3.1 form.
+
+    The bundled schema is the newest v3 schema, which rejects two things v3.0.x allowed: free-form
+    quality ``rule`` names (v3.1 requires ``metric`` from a fixed list plus one operator) and the
+    team member field ``comment`` (v3.1: ``description``). The copy is only validated; the original
+    is read (lines, values). Each mapping is reported as a warning.
+    """
+    notes: list[Problem] = []
+    view = _plain(doc)
+
+    def quality(items: Any, path: list[Any]) -> None:
+        if not isinstance(items, list):
+            return
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or "rule" not in item or "metric" in item:
+                continue
+            ops = [k for k in OPERATORS if k in item]
+            if item.get("rule") in _V31_METRICS and len(ops) == 1:
+                item["metric"] = item.pop("rule")
+                continue
+            # A free-form v3.0 rule: validated as a text rule; the reader warns that it is not enforced.
+            kept = {k: v for k, v in item.items() if k in _QUALITY_COMMON}
+            items[i] = {**kept, "type": "text"}
+
+    def properties(props: Any, path: list[Any]) -> None:
+        if not isinstance(props, list):
+            return
+        for i, prop in enumerate(props):
+            if isinstance(prop, dict):
+                quality(prop.get("quality"), [*path, i, "quality"])
+                properties(prop.get("properties"), [*path, i, "properties"])
+                if isinstance(prop.get("items"), dict):
+                    quality(prop["items"].get("quality"), [*path, i, "items", "quality"])
+                    properties(prop["items"].get("properties"), [*path, i, "items", "properties"])
+
+    objects = view.get("schema")
+    for i, obj in enumerate(objects if isinstance(objects, list) else []):
+        if isinstance(obj, dict):
+            quality(obj.get("quality"), ["schema", i, "quality"])
+            properties(obj.get("properties"), ["schema", i, "properties"])
+    team = view.get("team")
+    members = team if isinstance(team, list) else (team.get("members") if isinstance(team, dict) else None)
+    path = ["team"] if isinstance(team, list) else ["team", "members"]
+    for i, member in enumerate(members if isinstance(members, list) else []):
+        if isinstance(member, dict) and "comment" in member:
+            comment = member.pop("comment")
+            member.setdefault("description", comment)
+            notes.append(Problem(file, _line_of(doc, [*path, i, "comment"]), _dotted([*path, i, "comment"]),
+                                 "ODCS v3.0 field 'comment' read as 'description' (v3.1)", "warning"))  # fmt: skip
+    return view, notes
 
 
 def _schema_message(err: Any) -> str:
@@ -245,7 +344,17 @@ def _schema_message(err: Any) -> str:
         return f"expected one of {allowed}; got {err.instance!r}"
     if err.validator == "type":
         return f"expected {err.validator_value}, got {type(err.instance).__name__} {err.instance!r}"
-    return str(err.message)
+    if err.validator == "oneOf" and isinstance(err.instance, dict):
+        ops = [k for k in OPERATORS if k in err.instance]
+        if len(ops) > 1:
+            return f"a quality rule takes exactly one operator; found {', '.join(ops)}"
+        return "matches none or several of the allowed forms of this block"
+    if err.validator == "not" and isinstance(err.instance, dict) and isinstance(err.validator_value, dict):
+        banned = [k for k in err.validator_value.get("required", []) if k in err.instance]
+        if banned:
+            return f"field(s) {', '.join(banned)} not allowed here"
+    message = str(err.message)
+    return message if len(message) <= 300 else message[:297] + "..."
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -267,22 +376,30 @@ def load_document(path: str | Path, *, strict: bool = True) -> ContractDocument:
             Problem(file, _line_of(doc, ["apiVersion"]), "apiVersion",
                     f"ODCS {api} is not supported: migrate the contract to v3 (v3.0.0 or newer)")
         )  # fmt: skip
-    problems += _schema_problems(doc, file)
+    view: Any = None
+    if re.match(r"^v?3\.0\.", api):
+        view, notes = _v30_view(doc, file)
+        problems += notes
+    problems += _schema_problems(doc, file, view)
     contracts: list[Contract] = []
     if not any(p.severity == "error" for p in problems):
         try:
             from open_data_contract_standard.model import OpenDataContractStandard
 
-            OpenDataContractStandard(**_plain(doc))
+            OpenDataContractStandard(**(_plain(doc) if view is None else view))
         except Exception as exc:  # pydantic.ValidationError; the schema check above usually catches it
             problems.append(Problem(file, None, "", f"not a valid ODCS document: {_first_line(exc)}"))
     if not any(p.severity == "error" for p in problems):
         problems += _unused_top_level(doc, file)
         reader = _Reader(doc, file)
-        for i, obj in enumerate(doc.get("schema") or []):
-            contract = reader.schema_object(obj, ["schema", i])
-            if contract is not None:
-                contracts.append(contract)
+        try:
+            for i, obj in enumerate(doc.get("schema") or []):
+                contract = reader.schema_object(obj, ["schema", i])
+                if contract is not None:
+                    contracts.append(contract)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            # A schema-valid document the reader did not foresee: report it, never a traceback.
+            reader.problem(["schema"], f"cannot read the schema: {type(exc).__name__}: {_first_line(exc)}")
         problems += reader.problems
         if not doc.get("schema"):
             problems.append(Problem(file, _line_of(doc, []), "schema", "the contract describes no table", "warning"))
@@ -409,6 +526,10 @@ class _Reader:
         if ltype is None:
             self.problem([*path, "logicalType"], "no logicalType: the column's type is not checked", "warning")
             ltype = "string" if prop.get("physicalType") in (None, "string", "varchar", "text") else "object"
+        elif ltype in _READ_AS:
+            # Valid ODCS (v3.2 map, vector) but not a toolkit type: kept, its inner types are not checked.
+            self.problem([*path, "logicalType"], f"logicalType {ltype!r} is read as {_READ_AS[ltype]!r}: its keys/values/elements are not checked", "warning")
+            ltype = _READ_AS[ltype]
         elif ltype not in LOGICAL_TYPES:
             self.problem([*path, "logicalType"], f"unknown logicalType {ltype!r}; expected one of {', '.join(LOGICAL_TYPES)}")
             return None
@@ -477,14 +598,10 @@ class _Reader:
         if (lo is not None or hi is not None) and ltype not in ("integer", "number", "date", "timestamp"):
             self.problem(path, f"minimum/maximum do not apply to logicalType {ltype!r}")
             lo = hi = None
-        try:
-            out["minimum"] = parse_bound(lo, ltype)
-        except ValueError as exc:
-            self.problem([*path, "minimum"], f"not a valid {ltype} bound: {exc}")
-        try:
-            out["maximum"] = parse_bound(hi, ltype)
-        except ValueError as exc:
-            self.problem([*path, "maximum"], f"not a valid {ltype} bound: {exc}")
+        for key, value in (("minimum", lo), ("maximum", hi)):
+            bound = self.bound(value, ltype, opts, [*path, key if key in opts else "exclusive" + key.title()])
+            if bound is not None:
+                out[key] = bound
         ex_lo, ex_hi = opts.get("exclusiveMinimum"), opts.get("exclusiveMaximum")
         out["exclusive_minimum"] = ex_lo is True or ("minimum" not in opts and ex_lo is not None and not isinstance(ex_lo, bool))
         out["exclusive_maximum"] = ex_hi is True or ("maximum" not in opts and ex_hi is not None and not isinstance(ex_hi, bool))
@@ -511,6 +628,29 @@ class _Reader:
             elif self.check_pattern(opts["pattern"], [*path, "pattern"]):
                 out["pattern"] = opts["pattern"]
         return out
+
+    def bound(self, value: Any, ltype: str, opts: dict[str, Any], path: list[Any]) -> Any:
+        """``value`` as a bound of ``ltype``, or None (with a problem) when it cannot be read."""
+        try:
+            return parse_bound(value, ltype)
+        except (ValueError, TypeError) as exc:
+            error = exc
+        if ltype == "date" and isinstance(value, str):
+            import datetime as dt
+
+            try:
+                stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                pass
+            else:
+                if stamp.time() != dt.time(0):
+                    self.problem(path, f"a date bound with a time of day ({value!r}): only its date is used", "warning")
+                return stamp.date()
+        if "format" in opts and isinstance(value, str):
+            self.problem(path, f"bound {value!r} is not ISO 8601 and format {opts['format']!r} is not interpreted: not enforced", "warning")
+            return None
+        self.problem(path, f"not a valid {ltype} bound: {error}")
+        return None
 
     def check_pattern(self, pattern: Any, path: list[Any]) -> bool:
         if not isinstance(pattern, str):
@@ -554,6 +694,10 @@ class _Reader:
             rtype = rule.get("type", "library" if metric else "text")
             if rtype != "library":
                 self.problem(rpath, f"quality rule of type {rtype!r} on a property is not enforced", "warning")
+                continue
+            if metric not in _V31_METRICS:
+                legacy = " (an ODCS v3.0 free-form rule; v3.1+ uses 'metric')" if "metric" not in rule else ""
+                self.problem(rpath, f"quality rule {metric!r}{legacy} is not enforced", "warning")
                 continue
             threshold = self.threshold(rule, rpath)
             if threshold is None:
@@ -607,11 +751,17 @@ class _Reader:
             elif rtype == "library" and metric == "rowCount":
                 threshold = self.threshold(rule, rpath)
                 if threshold is not None:
-                    row_count = _row_count_rule(threshold, name)
+                    try:
+                        row_count = _row_count_rule(threshold, name)
+                    except (TypeError, ValueError, IndexError):
+                        self.problem(rpath, f"rowCount needs a number of rows; got {threshold.op} {threshold.value!r}")
+                        continue
                     if row_count is None:
                         self.problem(rpath, f"rowCount with {threshold.op} is not enforced", "warning")
             elif rtype == "library" and metric == "duplicateValues":
-                cols = (rule.get("arguments") or {}).get("properties") or []
+                args = rule.get("arguments") if isinstance(rule.get("arguments"), dict) else {}
+                cols = args.get("properties") or []
+                cols = cols if isinstance(cols, list) and all(isinstance(c, str) for c in cols) else [str(cols)]
                 missing = [c for c in cols if c not in columns]
                 threshold = self.threshold(rule, rpath)
                 if not cols or missing:

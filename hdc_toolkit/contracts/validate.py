@@ -192,7 +192,7 @@ def _load_parents(
         if references and table in references:
             where = Path(references[table])
         else:
-            where = ds.root.parent / table if ds.root.is_dir() else ds.root.parent / f"{table}.parquet"
+            where = find_table_data(ds.root.parent, table) or ds.root.parent / table
         try:
             if table == contract.name and where.resolve() == ds.root.resolve():
                 parent_ds = ds
