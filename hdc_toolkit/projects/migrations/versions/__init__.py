@@ -1,0 +1,1 @@
+"""Registry migration scripts (one file per revision)."""
