@@ -21,8 +21,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[all,test]" "torch==2.13.0"
 	touch $(STAMP)
 
+# The main job: a demo source extract, the quality gate over it, then the demo project.
 demo: $(STAMP)
-	$(PY) -m hdc_toolkit.demo.run --dir $(DEMO_DIR) --patients $(DEMO_PATIENTS)
+	$(HDC) demo-data --patients $(DEMO_PATIENTS) --seed 42 --out $(DEMO_DIR)/source --force
+	$(HDC) contract lint data_contracts/*.yaml
+	$(HDC) contract validate data_contracts $(DEMO_DIR)/source --json $(DEMO_DIR)/gate.json --html $(DEMO_DIR)/gate.html
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
