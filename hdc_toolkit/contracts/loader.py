@@ -136,6 +136,12 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
     out = _LineDict()
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a mapping key must be a plain value, got {type(key).__name__}", key_node.start_mark
+            ) from None
         if key in out:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -209,11 +215,18 @@ def read_document(path: str | Path) -> Any:
         raise ContractError(f"cannot read: {exc}", location=str(p)) from None
     try:
         doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, control codes)
+        line = text[: exc.position].count("\n") + 1
+        raise ContractError(f"malformed YAML: character {exc.character!r} is not allowed ({exc.reason})", location=f"{p}:{line}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ContractError(f"malformed YAML: {problem}", location=f"{p}{line}") from None
+    except RecursionError:
+        raise ContractError("malformed YAML: nested too deeply", location=str(p)) from None
+    if doc is None:
+        raise ContractError("the file is empty (expected an ODCS document)", location=str(p))
     if not isinstance(doc, dict):
         raise ContractError(
             f"expected a YAML mapping (an ODCS document), got {type(doc).__name__}", location=str(p)
@@ -273,10 +286,26 @@ def _schema_problems(doc: Any, file: str, view: Any = None) -> list[Problem]:
             for p, other in found
         ):
             continue
-        problem = Problem(file, _line_of(doc, path), _dotted(path), _schema_message(err))
+        unknown = _unknown_keys(err)
+        if unknown:
+            # Point at the first unknown key itself (its own line), name them all.
+            where = [*path, unknown[0]]
+            names = ", ".join(repr(k) for k in unknown)
+            problem = Problem(file, _line_of(doc, where), _dotted(where), f"unknown field{'s' if len(unknown) > 1 else ''} {names}")
+        else:
+            problem = Problem(file, _line_of(doc, path), _dotted(path), _schema_message(err))
         if problem not in problems:
             problems.append(problem)
     return problems
+
+
+def _unknown_keys(err: Any) -> list[str]:
+    """The keys an additional/unevaluated-properties error complains about, in document order."""
+    if err.validator not in ("additionalProperties", "unevaluatedProperties") or not isinstance(err.instance, dict):
+        return []
+    match = re.search(r"\((.*) (?:was|were) unexpected\)", str(err.message))
+    named = set(re.findall(r"'((?:[^'\\]|\\.)*)'", match[1])) if match else set()
+    return [str(k) for k in err.instance if str(k) in named]
 
 
 #: Library metrics of ODCS v3.1+ (the schema's enum); v3.0 used free-form ``rule`` names instead.
@@ -528,7 +557,8 @@ class _Reader:
             ltype = "string" if prop.get("physicalType") in (None, "string", "varchar", "text") else "object"
         elif ltype in _READ_AS:
             # Valid ODCS (v3.2 map, vector) but not a toolkit type: kept, its inner types are not checked.
-            self.problem([*path, "logicalType"], f"logicalType {ltype!r} is read as {_READ_AS[ltype]!r}: its keys/values/elements are not checked", "warning")
+            self.problem([*path, "logicalType"],
+                         f"logicalType {ltype!r} is read as {_READ_AS[ltype]!r}: its keys/values/elements are not checked", "warning")  # fmt: skip
             ltype = _READ_AS[ltype]
         elif ltype not in LOGICAL_TYPES:
             self.problem([*path, "logicalType"], f"unknown logicalType {ltype!r}; expected one of {', '.join(LOGICAL_TYPES)}")
