@@ -68,7 +68,7 @@ def test_unknown_field_names_line_and_field(tmp_path):
     p = _write(tmp_path, HEAD + "schema:\n  - name: t\n    properties:\n      - name: a\n        logicalType: string\n        colour: red\n")
     doc = load_document(p, strict=False)
     [err] = doc.errors
-    assert err.line == 10 and "colour" in err.message
+    assert err.line == 11 and "colour" in err.message
 
 
 def test_impossible_range_and_unsafe_regex(tmp_path):
