@@ -81,7 +81,17 @@ def _validate(args: argparse.Namespace) -> int:
     if len(runs) == 1:
         run = next(iter(runs.values()))
     else:
-        run = Run(name="contract:extract", metadata={"tables": {n: r.metadata for n, r in runs.items()}, "data": str(args.data)})
+        run = Run(
+            name="contract:extract",
+            metadata={
+                "table": ", ".join(runs),
+                "contract_id": ", ".join(f"{r.metadata['contract_id']} {r.metadata['contract_version']}" for r in runs.values()),
+                "data": str(args.data),
+                "rows": sum(r.metadata["rows"] for r in runs.values()),
+                "files": [f"{n}/{f}" for n, r in runs.items() for f in r.metadata["files"]],
+                "tables": {n: r.metadata for n, r in runs.items()},
+            },
+        )
         run.metadata["profile"] = {f"{n}.{col}": v for n, r in runs.items() for col, v in r.metadata.get("profile", {}).items()}
         run.checks = [c for r in runs.values() for c in r.checks]
         run.finish()
