@@ -78,30 +78,31 @@ def compile_checks(contract: Contract) -> tuple[CheckSpec, ...]:
     for c in contract.columns:
         base = f"{t}.{c.name}"
         m = c.restricted
+        sev = c.severity
         out.append(CheckSpec(f"{base}.type", CheckKind.TYPE, t, c.name, {"logical_type": c.logical_type, "physical_type": c.physical_type},
                              masked=m, description=f"values are of logical type {c.logical_type}"))  # fmt: skip
         if c.required:
-            out.append(CheckSpec(f"{base}.not_null", CheckKind.NOT_NULL, t, c.name, threshold=c.not_null_threshold, masked=m,
+            out.append(CheckSpec(f"{base}.not_null", CheckKind.NOT_NULL, t, c.name, threshold=c.not_null_threshold, masked=m, severity=sev,
                                  description="no value is missing"))  # fmt: skip
         if c.unique or c.primary_key:
-            out.append(CheckSpec(f"{base}.unique", CheckKind.UNIQUE, t, c.name, threshold=c.unique_threshold, masked=m,
+            out.append(CheckSpec(f"{base}.unique", CheckKind.UNIQUE, t, c.name, threshold=c.unique_threshold, masked=m, severity=sev,
                                  description="no value occurs twice"))  # fmt: skip
         if c.has_range:
             params = {"min": c.minimum, "max": c.maximum, "exclusive_min": c.exclusive_minimum, "exclusive_max": c.exclusive_maximum}
-            out.append(CheckSpec(f"{base}.range", CheckKind.RANGE, t, c.name, params, masked=m,
+            out.append(CheckSpec(f"{base}.range", CheckKind.RANGE, t, c.name, params, masked=m, severity=sev,
                                  description=_range_text(params)))  # fmt: skip
         if c.allowed_values is not None:
             out.append(CheckSpec(f"{base}.allowed_values", CheckKind.ALLOWED_VALUES, t, c.name, {"values": c.allowed_values},
-                                 threshold=c.allowed_threshold, masked=m, description=f"one of {len(c.allowed_values)} allowed values"))  # fmt: skip
+                                 threshold=c.allowed_threshold, masked=m, severity=sev, description=f"one of {len(c.allowed_values)} allowed values"))  # fmt: skip
         if c.pattern is not None:
             out.append(CheckSpec(f"{base}.pattern", CheckKind.PATTERN, t, c.name, {"regex": c.pattern}, threshold=c.pattern_threshold,
-                                 masked=m, description=f"matches {c.pattern}"))  # fmt: skip
+                                 masked=m, severity=sev, description=f"matches {c.pattern}"))  # fmt: skip
         if c.min_length is not None or c.max_length is not None:
-            out.append(CheckSpec(f"{base}.length", CheckKind.LENGTH, t, c.name, {"min": c.min_length, "max": c.max_length}, masked=m,
+            out.append(CheckSpec(f"{base}.length", CheckKind.LENGTH, t, c.name, {"min": c.min_length, "max": c.max_length}, masked=m, severity=sev,
                                  description=f"length between {c.min_length} and {c.max_length}"))  # fmt: skip
         for ref in c.references:
             out.append(CheckSpec(f"{base}.foreign_key", CheckKind.FOREIGN_KEY, t, c.name,
-                                 {"ref_table": ref.table, "ref_column": ref.column}, masked=m,
+                                 {"ref_table": ref.table, "ref_column": ref.column}, masked=m, severity=sev,
                                  description=f"every value exists in {ref}"))  # fmt: skip
     for rule in contract.pair_rules:
         m = contract.column(rule.left).restricted or contract.column(rule.right).restricted

@@ -821,16 +821,30 @@ def _row_count_rule(t: Threshold, name: str) -> RowCountRule | None:
     return None
 
 
+#: Constructs that compile everywhere but mean different things in different dialects.
+_DIALECT_TRAPS = (
+    (r"\[[:=.]", "a POSIX class such as [[:digit:]]"),
+    (r"(?<!\\)\{,\d", "a {,n} repetition"),
+)
+
+
 def regex_subset_problem(pattern: str) -> str | None:
     """Why ``pattern`` is outside the accepted regex subset, or None when it is inside.
 
     Accepted: compiles in Python ``re`` with ASCII semantics and in RE2 (pyarrow), which rules out
     look-around and back-references (ECMA-262 and Python have them, RE2 does not).
     """
+    import warnings
+
     try:
-        re.compile(pattern, re.ASCII)
-    except re.error as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FutureWarning)  # Python warns where its reading will change
+            re.compile(pattern, re.ASCII)
+    except (re.error, FutureWarning) as exc:
         return f"invalid regular expression {pattern!r}: {exc}"
+    for token, why in _DIALECT_TRAPS:
+        if re.search(token, pattern):
+            return f"regular expression {pattern!r} uses {why}, which Python re, RE2 and ECMA-262 read differently"
     import pyarrow as pa
     import pyarrow.compute as pc
 
