@@ -20,6 +20,7 @@ from hdc_toolkit.contracts.model import Column, Contract, PairRule, Reference
 from hdc_toolkit.contracts.validate import validate
 
 NIDS = ["0012", "012", "12", "0099", "99", "9x", "x9", "00012"]
+NID_PATTERN = r"^[0-9]{4}$"  # the fixed-digits fast path
 CODES = ["A10", "A1", "B20", "E11", "E119", "Z99", "x12", ""]
 PATTERN = r"^[A-Z][0-9]{2}$"
 ALLOWED = ("A10", "B20", "E11")
@@ -30,7 +31,7 @@ CONTRACT = Contract(
     columns=(
         Column("event_id", "integer", required=True, unique=True),
         Column("person", "integer", required=True, references=(Reference("people", "person"),)),
-        Column("nid", "string", unique=True, references=(Reference("people", "nid"),)),
+        Column("nid", "string", unique=True, pattern=NID_PATTERN, references=(Reference("people", "nid"),)),
         Column("code", "string", required=True, pattern=PATTERN, min_length=3, max_length=3),
         Column("kind", "string", allowed_values=ALLOWED),
         Column("amount", "number", minimum=0.0, maximum=100.0, exclusive_maximum=True),
@@ -73,6 +74,7 @@ def reference(events: list[dict], people: set[int], people_nids: list[str]) -> d
         "events.event_id.unique": sum(ids.count(v) > 1 for v in ids),
         "events.person.not_null": sum(r["person"] is None for r in events),
         "events.person.foreign_key": sum(v not in people for v in nn("person")),
+        "events.nid.pattern": sum(re.search(NID_PATTERN, v) is None for v in nn("nid")),
         "events.nid.unique": sum(nn("nid").count(v) > 1 for v in nn("nid")),
         "events.nid.foreign_key": sum(v not in people_nids for v in nn("nid")),
         "events.code.not_null": sum(r["code"] is None for r in events),
