@@ -212,8 +212,11 @@ def _read_keys(ds: ParquetDataset, column: str, threads: int | None) -> Any:
 
     def read(unit: tuple[int, int]) -> Any:
         f, g = unit
-        pf = pq.ParquetFile(ds.files[f], metadata=ds.metadata[f])
-        return to_keys(pf.read_row_group(g, columns=[column], use_threads=False).column(0))
+        try:
+            pf = pq.ParquetFile(ds.files[f], metadata=ds.metadata[f])
+            return to_keys(pf.read_row_group(g, columns=[column], use_threads=False).column(0))
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"cannot read row group {g}: {str(exc).splitlines()[0]}", location=str(ds.files[f])) from None
 
     with ThreadPoolExecutor(threads or os.cpu_count() or 2) as pool:
         for part in pool.map(read, ds.units()):
@@ -247,8 +250,11 @@ def _scan(
         res = {s.key: _Partial() for s in specs}
         if not cols:
             return res
-        pf = pq.ParquetFile(ds.files[f], metadata=ds.metadata[f], read_dictionary=sorted(dict_cols & set(cols)) or None)
-        table = pf.read_row_group(g, columns=cols, use_threads=False)
+        try:
+            pf = pq.ParquetFile(ds.files[f], metadata=ds.metadata[f], read_dictionary=sorted(dict_cols & set(cols)) or None)
+            table = pf.read_row_group(g, columns=cols, use_threads=False)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"cannot read row group {g}: {str(exc).splitlines()[0]}", location=str(ds.files[f])) from None
         arrays = {name: table.column(name).combine_chunks() for name in cols}
         for s in todo:
             res[s.key] = _evaluate(s, arrays, parents, 0 if s.masked else sample)
