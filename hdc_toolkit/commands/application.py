@@ -40,6 +40,10 @@ def register(subparsers: Any) -> None:
     )
     val.add_argument("--today", type=_iso_date, metavar="YYYY-MM-DD", help="judge dates as of this day")
     val.set_defaults(handler=_validate)
+    from hdc_toolkit.commands.documents import add_check_parser, add_render_parser
+
+    add_render_parser(sub)
+    add_check_parser(sub)
 
 
 def _iso_date(text: str) -> dt.date:
