@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +74,17 @@ def test_migrations_build_the_schema_of_the_models(settings: Settings) -> None:
     assert registry.audit_head() == ("0" * 64, 0)
 
 
+#: Modules that add their tables to ``registry.Base`` (each with its own migration).
+MODEL_MODULES = ("hdc_toolkit.outputs.models",)
+
+
 def _later_table(diff: Any) -> bool:
-    """A table a later migration added whose model this test run has not imported."""
-    return isinstance(diff, tuple) and diff[0] == "remove_table" and diff[1].name not in Base.metadata.tables
+    """Import every model module, so the comparison covers all migrations; nothing is filtered."""
+    return False
+
+
+for _module in MODEL_MODULES:
+    importlib.import_module(_module)
 
 
 def test_upgrade_is_idempotent_and_downgrade_works(settings: Settings) -> None:
