@@ -48,46 +48,74 @@ def _fixed_width(arr: pa.Array) -> np.ndarray | pa.Array:
     offsets = np.frombuffer(offsets_buf, dtype=offset_type, count=len(arr) + 1, offset=arr.offset * np.dtype(offset_type).itemsize)
     start = int(offsets[0])
     data = np.frombuffer(data_buf, dtype=np.uint8, count=len(arr) * width, offset=start)
-    if width <= MAX_DIGITS:
-        digits = _digits_to_int(data, width)
-        if digits is not None:
-            return digits
+    for base, limit in ((10, MAX_DIGITS), (16, MAX_HEX)):
+        if width <= limit:
+            keys = _decode(data, width, base)
+            if keys is not None:
+                return keys
     return data.view(f"S{width}")
 
 
-#: Fixed-width all-digit strings up to this width become integers (exact, and far faster to sort/search).
+#: Fixed-width all-digit strings up to this width become int64 (exact, and far faster to sort/search).
 MAX_DIGITS = 18
+#: Fixed-width lower-case hex strings (e.g. 16-character pseudonyms) up to this width become uint64.
+MAX_HEX = 16
+_HEX = np.full(256, 255, dtype=np.uint8)
+_HEX[48:58] = np.arange(10)
+_HEX[97:103] = np.arange(10, 16)
 
 
 class DigitKeys(np.ndarray):
-    """int64 keys decoded from fixed-width digit strings; ``width`` restores the text for examples."""
+    """Integer keys decoded from fixed-width digit (base 10) or lower-case hex (base 16) strings.
+
+    ``encoding`` = (base, width) restores the exact text; keys of different encodings never meet as
+    integers (see :func:`_unify` and :func:`count_orphans`).
+    """
 
     width: int = 0
+    base: int = 10
 
     def __array_finalize__(self, obj: Any) -> None:
         self.width = getattr(obj, "width", 0)
+        self.base = getattr(obj, "base", 10)
+
+    @property
+    def encoding(self) -> tuple[int, int]:
+        return (self.base, self.width)
+
+    def text_of(self, value: int) -> str:
+        return format(int(value), f"0{self.width}{'x' if self.base == 16 else 'd'}")
 
     def as_text(self) -> np.ndarray:
-        """Back to fixed-width byte strings (zero-padded), for mixing with non-digit keys."""
-        return np.char.zfill(np.asarray(self).astype(f"S{self.width}"), self.width)
+        """Back to fixed-width byte strings, for mixing with keys of another encoding."""
+        if self.base == 10:
+            return np.char.zfill(np.asarray(self).astype(f"S{self.width}"), self.width)
+        return np.array([self.text_of(v) for v in np.asarray(self)], dtype=f"S{self.width}")
+
+
+def _decode(data: np.ndarray, width: int, base: int) -> DigitKeys | None:
+    """Decode fixed-width ASCII digit/hex strings to integers (None when any byte is outside the set)."""
+    m = data.reshape(-1, width)
+    if base == 10:
+        d = m - np.uint8(48)
+        if d.size and d.max() > 9:  # bytes below '0' wrap around to large values, so one test suffices
+            return None
+        out = np.zeros(len(m), dtype=np.int64)
+    else:
+        d = _HEX[m]
+        if d.size and d.max() > 15:
+            return None
+        out = np.zeros(len(m), dtype=np.uint64)
+    step = out.dtype.type(base)
+    for i in range(width):
+        out *= step
+        out += d[:, i]
+    return _encoded(out, base, width)
 
 
 def _digits_to_int(data: np.ndarray, width: int) -> np.ndarray | None:
-    """Decode fixed-width ASCII digit strings to int64 (None when any byte is not a digit).
-
-    Keys of different widths never meet as integers: see :func:`count_orphans`/`KeyColumn`.
-    """
-    m = data.reshape(-1, width)
-    d = m - np.uint8(48)
-    if d.size and d.max() > 9:  # bytes below '0' wrap around to large values, so one test suffices
-        return None
-    out = np.zeros(len(m), dtype=np.int64)
-    for i in range(width):
-        out *= 10
-        out += d[:, i]
-    keys = out.view(DigitKeys)
-    keys.width = width
-    return keys
+    """Decimal digits only (kept for callers that need exactly that)."""
+    return _decode(data, width, 10)
 
 
 class KeyColumn:
@@ -107,7 +135,7 @@ class KeyColumn:
             return np.empty(0, dtype=np.int64)
         if all(isinstance(p, np.ndarray) for p in parts) and len({p.dtype for p in parts}) == 1:
             joined = np.concatenate(parts)
-            return _with_width(joined, parts[0].width) if isinstance(parts[0], DigitKeys) else joined
+            return _encoded(joined, *parts[0].encoding) if isinstance(parts[0], DigitKeys) else joined
         if all(isinstance(p, np.ndarray) and p.dtype.kind == "S" for p in parts):
             width = max(p.dtype.itemsize for p in parts)
             return np.concatenate([p.astype(f"S{width}") for p in parts])
@@ -124,19 +152,19 @@ def _as_large_string(part: Any) -> pa.Array:
 
 
 def _unify(parts: list[Any]) -> list[Any]:
-    """Digit-decoded keys stay integers only when every part is digits of one width."""
-    digit_widths = {p.width for p in parts if isinstance(p, DigitKeys)}
-    if not digit_widths:
+    """Decoded keys stay integers only when every part has one encoding (base and width)."""
+    encodings = {p.encoding for p in parts if isinstance(p, DigitKeys)}
+    if not encodings:
         return parts
-    if len(digit_widths) == 1 and all(isinstance(p, DigitKeys) for p in parts):
-        width = digit_widths.pop()
-        return [_with_width(np.asarray(p), width) for p in parts]
+    if len(encodings) == 1 and all(isinstance(p, DigitKeys) for p in parts):
+        base, width = encodings.pop()
+        return [_encoded(np.asarray(p), base, width) for p in parts]
     return [p.as_text() if isinstance(p, DigitKeys) else p for p in parts]
 
 
-def _with_width(a: np.ndarray, width: int) -> DigitKeys:
+def _encoded(a: np.ndarray, base: int, width: int) -> DigitKeys:
     keys = a.view(DigitKeys)
-    keys.width = width
+    keys.base, keys.width = base, width
     return keys
 
 
@@ -179,7 +207,7 @@ def _texts(keys: Any, values: np.ndarray) -> list[Any]:
     """Distinct example values, digit keys shown as their original zero-padded text."""
     vals = list(dict.fromkeys(np.asarray(values).tolist()))
     if isinstance(keys, DigitKeys):
-        return [str(v).zfill(keys.width) for v in vals]
+        return [keys.text_of(v) for v in vals]
     return vals
 
 
@@ -224,7 +252,7 @@ def count_orphans(child: Any, parent: Any, sample: int = 0) -> tuple[int, list[A
             return int(missing.sum()), (_texts(child, child[missing][: sample * 4])[:sample] if sample else [])
         return len(child), []  # an integer parent cannot hold non-integer child keys
     if isinstance(child, DigitKeys) or isinstance(parent, DigitKeys):
-        same = isinstance(child, DigitKeys) and isinstance(parent, DigitKeys) and child.width == parent.width
+        same = isinstance(child, DigitKeys) and isinstance(parent, DigitKeys) and child.encoding == parent.encoding
         if not same:
             child = child.as_text() if isinstance(child, DigitKeys) else child
             parent = parent.as_text() if isinstance(parent, DigitKeys) else parent

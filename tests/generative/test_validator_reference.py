@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from hdc_toolkit.contracts.model import Column, Contract, PairRule, Reference
 from hdc_toolkit.contracts.validate import validate
 
-NIDS = ["0012", "012", "12", "0099", "99", "9x", "x9", "00012"]
-NID_PATTERN = r"^[0-9]{4}$"  # the fixed-digits fast path
+NIDS = ["0012", "012", "12", "0099", "99", "9x", "x9", "00012", "00af", "00AF", "0faf", "af"]  # digits, hex, upper case
+NID_PATTERN = r"^[0-9]{4}$"  # the fixed-digits fast path (and hex keys that must fail it)
 CODES = ["A10", "A1", "B20", "E11", "E119", "Z99", "x12", ""]
 PATTERN = r"^[A-Z][0-9]{2}$"
 ALLOWED = ("A10", "B20", "E11")
