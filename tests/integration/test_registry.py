@@ -75,7 +75,7 @@ def test_migrations_build_the_schema_of_the_models(settings: Settings) -> None:
 
 
 #: Modules that add their tables to ``registry.Base`` (each with its own migration).
-MODEL_MODULES = ("hdc_toolkit.outputs.models",)
+MODEL_MODULES = ("hdc_toolkit.outputs.models", "hdc_toolkit.privacy.models")
 
 
 def _later_table(diff: Any) -> bool:
