@@ -966,7 +966,8 @@ TERMS: dict[str, dict[str, dict[str, str]]] = {
             "month": "dato avkortet til måned",
             "year": "dato avkortet til år",
             "county": "kommunenummer redusert til fylke",
-            "five_year_band": "alder i femårsgrupper",
+            "5y_band": "femårsgrupper",
+            "10y_band": "tiårsgrupper",
         },
         "stage": {
             "research": "utviklet og brukt bare til vitenskapelig forskning (KI-forordningen art. 2 nr. 6)",

@@ -120,14 +120,15 @@ IDENTIFIABILITY: dict[str, str] = {
     "aggregated": "only aggregated over groups",
 }
 
-# What a column may be coarsened to; the column's contract lists the ones it allows.
+# What a column may be coarsened to (the contracts' names); the column's contract lists the ones it allows.
 GRANULARITIES: dict[str, str] = {
     "as_is": "the value as recorded",
     "day": "a timestamp truncated to the day",
     "month": "a date truncated to the month",
     "year": "a date truncated to the year",
     "county": "a municipality number reduced to its county",
-    "five_year_band": "an age in 5-year bands",
+    "5y_band": "a date or age in 5-year bands",
+    "10y_band": "a date or age in 10-year bands",
 }
 
 # Formats. A project id becomes a Unix group and a JupyterHub server name.
