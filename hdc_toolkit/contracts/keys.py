@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -118,18 +121,83 @@ def _digits_to_int(data: np.ndarray, width: int) -> np.ndarray | None:
     return _decode(data, width, 10)
 
 
-class KeyColumn:
-    """Accumulates key arrays from many row groups and concatenates them once."""
+#: Bytes of key values a :class:`KeyColumn` holds in memory before it spills them to disk in buckets.
+KEY_MEMORY_BUDGET = 48 * 2**20
+#: Buckets of a spill: equal keys always land in the same bucket, so buckets are checked one at a time.
+SPILL_BUCKETS = 64
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
-    def __init__(self) -> None:
+
+class KeyColumn:
+    """Accumulates key arrays from many row groups.
+
+    Integer keys (ids, decoded digit/hex strings) beyond ``budget`` bytes are spilled to temporary
+    files, partitioned by a hash of the key, so that duplicates are counted bucket by bucket and memory
+    stays bounded however many rows the dataset has. Other keys are concatenated in memory.
+    """
+
+    def __init__(self, budget: int | None = None) -> None:
         self.parts: list[Any] = []
+        self.held = 0
+        self.budget = KEY_MEMORY_BUDGET if budget is None else budget
+        self.spill: _Spill | None = None
 
     def add(self, keys: Any) -> None:
-        if len(keys):
-            self.parts.append(keys)
+        if not len(keys):
+            return
+        if self.spill is not None and not self.spill.accepts(keys):
+            self._unspill()  # rare: the encoding changed between row groups; fall back to memory
+        self.parts.append(keys)
+        self.held += keys.nbytes
+        if self.held > self.budget and self._spillable():
+            self._flush()
+
+    def _spillable(self) -> bool:
+        first = self.parts[0]
+        if not (isinstance(first, np.ndarray) and first.dtype.kind in "iu"):
+            return False
+        target = self.spill or _Spill.signature(first)
+        return all(isinstance(p, np.ndarray) and _Spill.signature(p) == (target if isinstance(target, tuple) else target.sig) for p in self.parts)
+
+    def _flush(self) -> None:
+        if self.spill is None:
+            self.spill = _Spill(self.parts[0])
+        for p in self.parts:
+            self.spill.write(p)
+        self.parts, self.held = [], 0
+
+    def _unspill(self) -> None:
+        assert self.spill is not None
+        self.parts = [*self.spill.read_all(), *self.parts]
+        self.held = sum(p.nbytes for p in self.parts)
+        self.spill.close()
+        self.spill = None
+
+    def count_duplicates(self, sample: int = 0) -> tuple[int, list[Any]]:
+        """Rows whose key occurs more than once, bucket by bucket when spilled."""
+        if self.spill is None:
+            return count_duplicates(self.combined(), sample)
+        if self.parts:
+            if self._spillable():
+                self._flush()
+            else:
+                self._unspill()
+                return count_duplicates(self.combined(), sample)
+        try:
+            total, examples = 0, []
+            for bucket in self.spill.buckets():
+                n, ex = count_duplicates(bucket, max(sample - len(examples), 0))
+                total += n
+                examples += ex
+            return total, examples[:sample]
+        finally:
+            self.spill.close()
+            self.spill = None
 
     def combined(self) -> Any:
         """One array of all keys: numpy when every part agrees on a numpy type, else arrow strings."""
+        if self.spill is not None:
+            self._unspill()
         parts = _unify(self.parts)
         if not parts:
             return np.empty(0, dtype=np.int64)
@@ -140,6 +208,62 @@ class KeyColumn:
             width = max(p.dtype.itemsize for p in parts)
             return np.concatenate([p.astype(f"S{width}") for p in parts])
         return pa.chunked_array([_as_large_string(p) for p in parts], pa.large_string()).combine_chunks()
+
+
+class _Spill:
+    """Integer keys written to ``SPILL_BUCKETS`` temporary files by a multiplicative hash of the key."""
+
+    def __init__(self, template: np.ndarray) -> None:
+        import tempfile
+
+        self.sig = self.signature(template)
+        self.dtype = template.dtype
+        self.encoding = template.encoding if isinstance(template, DigitKeys) else None
+        self.dir = Path(tempfile.mkdtemp(prefix="hdc-keys-"))
+        self.files = [open(self.dir / f"{i:02d}.bin", "wb") for i in range(SPILL_BUCKETS)]  # noqa: SIM115
+
+    @staticmethod
+    def signature(a: np.ndarray) -> tuple[Any, ...]:
+        return (a.dtype.str, a.encoding if isinstance(a, DigitKeys) else None)
+
+    def accepts(self, keys: Any) -> bool:
+        return isinstance(keys, np.ndarray) and self.signature(keys) == self.sig
+
+    def write(self, keys: np.ndarray) -> None:
+        a = np.asarray(keys)
+        shift = np.uint64(64 - SPILL_BUCKETS.bit_length() + 1)
+        h = (a.view(np.uint64) * _GOLDEN) >> shift
+        order = np.argsort(h, kind="stable")
+        counts = np.bincount(h.astype(np.intp), minlength=SPILL_BUCKETS)
+        ordered = a[order]
+        start = 0
+        for i, c in enumerate(counts):
+            if c:
+                self.files[i].write(ordered[start : start + c].tobytes())
+                start += c
+
+    def buckets(self) -> Iterator[np.ndarray]:
+        for f in self.files:
+            f.flush()
+        for i in range(SPILL_BUCKETS):
+            a = np.fromfile(self.dir / f"{i:02d}.bin", dtype=self.dtype)
+            yield _encoded(a, *self.encoding) if self.encoding else a
+
+    def read_all(self) -> list[np.ndarray]:
+        return [b for b in self.buckets() if len(b)]
+
+    def close(self) -> None:
+        import shutil
+
+        for f in self.files:
+            f.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __del__(self) -> None:  # a spill abandoned by an exception still cleans up
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001, S110 - best effort at interpreter shutdown
+            pass
 
 
 def _as_large_string(part: Any) -> pa.Array:

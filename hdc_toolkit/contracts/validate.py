@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from hdc_toolkit.contracts.checks import CheckKind, CheckSpec, compile_checks
 from hdc_toolkit.contracts.dataset import ParquetDataset, open_dataset, type_matches
-from hdc_toolkit.contracts.keys import KeyColumn, count_duplicates, count_orphans, prepare_parent, to_keys
+from hdc_toolkit.contracts.keys import KeyColumn, count_orphans, prepare_parent, to_keys
 from hdc_toolkit.contracts.model import Contract
 from hdc_toolkit.exceptions import DataError
 from hdc_toolkit.results import Check, Run, Verdict
@@ -261,13 +261,19 @@ def _scan(
         return res
 
     done = 0
+    collectors = {s.key: KeyColumn() for s in specs if s.kind is CheckKind.UNIQUE}
     with ThreadPoolExecutor(threads or os.cpu_count() or 2) as pool:
         for part in pool.map(task, units):
             for key, p in part.items():
+                if key in collectors and p.keys is not None:  # keys go to a (possibly spilling) collector
+                    collectors[key].add(p.keys)
+                    p.keys = None
                 out[key].append(p)
             done += 1
             if progress:
                 progress(done, len(units))
+    for key, collector in collectors.items():
+        out[key].append(_Partial(keys=collector))
     return out
 
 
@@ -450,11 +456,8 @@ def _plain(v: Any) -> Any:
 def _global_duplicates(s: CheckSpec, parts: list[_Partial], sample: int) -> tuple[int, list[Any]]:
     keep = 0 if s.masked else sample
     if s.kind is CheckKind.UNIQUE:
-        keys = KeyColumn()
-        for p in parts:
-            if p.keys is not None:
-                keys.add(p.keys)
-        failing, examples = count_duplicates(keys.combined(), keep)
+        collector = next(p.keys for p in parts if isinstance(p.keys, KeyColumn))
+        failing, examples = collector.count_duplicates(keep)
         return failing, [_plain(e) for e in examples]
     tables = [p.keys for p in parts if p.keys is not None]
     if not tables:
