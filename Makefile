@@ -49,6 +49,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/contract_validation.py
 	$(PY) benchmarks/provisioning.py
 	$(PY) benchmarks/spawn.py
+	$(PY) benchmarks/analysis.py
+	$(PY) benchmarks/dp_training.py
+	$(PY) benchmarks/synthetic.py
 
 clean:
 	-test -x $(HDC) && HDC_HOME=$(DEMO_HOME) $(HDC) sandbox down

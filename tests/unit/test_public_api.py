@@ -6,7 +6,7 @@ import pytest
 
 import hdc_toolkit
 
-PACKAGES = ["hdc_toolkit", "hdc_toolkit.contracts", "hdc_toolkit.exceptions", "hdc_toolkit.results"]
+PACKAGES = ["hdc_toolkit", "hdc_toolkit.contracts", "hdc_toolkit.exceptions", "hdc_toolkit.results", "hdc_toolkit.analysis", "hdc_toolkit.outputs", "hdc_toolkit.privacy"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
