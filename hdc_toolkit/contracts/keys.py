@@ -124,7 +124,7 @@ def _digits_to_int(data: np.ndarray, width: int) -> np.ndarray | None:
 #: Bytes of key values a :class:`KeyColumn` holds in memory before it spills them to disk in buckets.
 KEY_MEMORY_BUDGET = 48 * 2**20
 #: Buckets of a spill: equal keys always land in the same bucket, so buckets are checked one at a time.
-SPILL_BUCKETS = 64
+SPILL_BUCKETS = 64  # at most 256: bucket numbers are uint8
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -232,9 +232,9 @@ class _Spill:
     def write(self, keys: np.ndarray) -> None:
         a = np.asarray(keys)
         shift = np.uint64(64 - SPILL_BUCKETS.bit_length() + 1)
-        h = (a.view(np.uint64) * _GOLDEN) >> shift
+        h = ((a.view(np.uint64) * _GOLDEN) >> shift).astype(np.uint8)  # 8-bit: numpy radix-sorts it
         order = np.argsort(h, kind="stable")
-        counts = np.bincount(h.astype(np.intp), minlength=SPILL_BUCKETS)
+        counts = np.bincount(h, minlength=SPILL_BUCKETS)
         ordered = a[order]
         start = 0
         for i, c in enumerate(counts):
