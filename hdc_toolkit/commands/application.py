@@ -114,7 +114,8 @@ def _unreadable_run(exc: ApplicationError) -> Any:
     return Run(name="application", checks=[check], metadata={"location": exc.location}).finish()
 
 
-def _print_run(run: Any) -> None:
+def _print_run(run: Any, *, what: str = "") -> None:
+    """Print a rule run as a table of problems and a verdict line (shared with ``hdc application check``)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -122,7 +123,7 @@ def _print_run(run: Any) -> None:
     if not console.is_terminal:
         console = Console(width=160)
     meta = run.metadata
-    head = f"application {meta['project']} (sha256 {meta['application_hash'][:12]})"
+    head = f"application {meta['project']}{what} (sha256 {meta['application_hash'][:12]})"
     rows = [(p["verdict"], c.key, p["text"]) for c in run.checks for p in c.details.get("problems", [])]
     if rows:
         style = {"warning": "yellow", "failed": "red", "error": "bold red"}
@@ -134,7 +135,9 @@ def _print_run(run: Any) -> None:
             table.add_row(f"[{style.get(verdict, '')}]{verdict}[/]", key, text)
         console.print(table)
     else:
-        console.print(head)
+        console.print(head, highlight=False)
+    if meta.get("dpia_triggers"):
+        console.print(f"DPIA triggers: {', '.join(meta['dpia_triggers'])}", highlight=False)
     counts = ", ".join(f"{n} {v}" for v, n in run.counts().items() if n)
     outcome = "valid" if run.passed else "NOT valid"
     mode = " for provisioning" if meta.get("for_provisioning") else ""

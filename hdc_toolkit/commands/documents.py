@@ -109,45 +109,12 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _unreadable_run(exc: Any) -> Any:
-    from hdc_toolkit.results import Check, Run, Verdict
+    from hdc_toolkit.commands.application import _unreadable_run as unreadable
 
-    problems = [{"verdict": "error", "text": p} for p in exc.problems] or [
-        {"verdict": "error", "text": str(exc)}
-    ]
-    check = Check(
-        key="application.schema",
-        kind="application",
-        verdict=Verdict.ERROR,
-        message=str(exc),
-        details={"problems": problems},
-    )
-    return Run(name="application", checks=[check], metadata={"location": exc.location}).finish()
+    return unreadable(exc)
 
 
 def _print_run(run: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from hdc_toolkit.commands.application import _print_run as print_run
 
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)
-    meta = run.metadata
-    head = f"application {meta['project']} and its documents (sha256 {meta['application_hash'][:12]})"
-    rows = [(p["verdict"], c.key, p["text"]) for c in run.checks for p in c.details.get("problems", [])]
-    if rows:
-        style = {"warning": "yellow", "failed": "red", "error": "bold red"}
-        table = Table(title=head)
-        table.add_column("verdict")
-        table.add_column("check")
-        table.add_column("problem", overflow="fold")
-        for verdict, key, text in rows:
-            table.add_row(f"[{style.get(verdict, '')}]{verdict}[/]", key, text, style=None)
-        console.print(table)
-    else:
-        console.print(head, highlight=False)
-    if meta.get("dpia_triggers"):
-        console.print(f"DPIA triggers: {', '.join(meta['dpia_triggers'])}", highlight=False)
-    counts = ", ".join(f"{n} {v}" for v, n in run.counts().items() if n)
-    outcome = "valid" if run.passed else "NOT valid"
-    mode = " for provisioning" if meta.get("for_provisioning") else ""
-    console.print(f"{outcome}{mode}: {len(run.checks)} checks ({counts})", highlight=False)
+    print_run(run, what=" and its documents")
