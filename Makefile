@@ -36,6 +36,8 @@ demo: $(STAMP)
 	HDC_HOME=$(DEMO_HOME) $(HDC) application validate $(DEMO_APPLICATION)
 	HDC_HOME=$(DEMO_HOME) $(HDC) permit approve $(DEMO_APPLICATION) --by steward1
 	HDC_HOME=$(DEMO_HOME) $(HDC) project provision p2026-001-diabetes --source $(DEMO_DIR)/source --by steward1
+	@# the twin is released only through its own gate; a refusal is reported, not fatal to the demo
+	-HDC_HOME=$(DEMO_HOME) $(HDC) project twin p2026-001-diabetes
 	HDC_HOME=$(DEMO_HOME) $(HDC) sandbox up
 
 sandbox-down: $(STAMP)

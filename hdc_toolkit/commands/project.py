@@ -28,7 +28,19 @@ def register(subparsers: Any) -> None:
     prov.add_argument(
         "--json", action="store_true", help="print the release record and manifest summary as JSON"
     )
+    prov.add_argument(
+        "--synthetic-twin",
+        action="store_true",
+        help="also make the release's synthetic twin into synthetic/ with its gate and report "
+        "(published only when the release gate passes)",
+    )
     prov.set_defaults(handler=_provision)
+
+    twin = sub.add_parser(
+        "twin", help="make the release's synthetic twin into synthetic/ (exit 1 when its release gate refuses it)"
+    )
+    twin.add_argument("project", metavar="ID")
+    twin.set_defaults(handler=_twin_command)
 
     verify = sub.add_parser(
         "verify", help="check the release files against their manifest (exit 1 if changed)"
@@ -126,7 +138,35 @@ def _provision(args: argparse.Namespace) -> int:
     disclosure = manifest.get("disclosure", {})
     print(f"  disclosure  {disclosure.get('verdict')}: {disclosure.get('message')}")
     print(f"  manifest    {ws.manifest} (sha256 {release.manifest_sha256[:16]}…)")
+    if args.synthetic_twin:
+        return _twin(settings, args.project, ws)
     return 0
+
+
+def _twin_command(args: argparse.Namespace) -> int:
+    from hdc_toolkit.projects.workspace import Workspace
+
+    settings = _settings(args)
+    return _twin(settings, args.project, Workspace(settings, args.project))
+
+
+def _twin(settings: object, project: str, ws: object) -> int:
+    """Make the synthetic twin of the release just written (the data centre holds the model)."""
+    from hdc_toolkit.projects.registry import open_registry
+    from hdc_toolkit.synth.twin import make_twin
+
+    profile = open_registry(settings).get_project(project).risk_profile  # type: ignore[arg-type]
+    result = make_twin(
+        ws.data,  # type: ignore[attr-defined]
+        ws.synthetic,  # type: ignore[attr-defined]
+        risk_profile=profile,
+        refused_dir=ws.reports,  # type: ignore[attr-defined]
+        seed=0,
+        replace=True,
+    )
+    where = result.out_dir if result.published else result.refused_dir
+    print(f"  twin        {'published' if result.published else 'REFUSED by the release gate'}: {where}")
+    return 0 if result.published else 1
 
 
 def _verify(args: argparse.Namespace) -> int:

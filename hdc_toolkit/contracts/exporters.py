@@ -133,3 +133,5 @@ register("gx-suite", "hdc_toolkit.contracts.export_gx:build_gx_suite",
 register("pyarrow", "hdc_toolkit.contracts.export_arrow:contract_to_arrow_schema",
          "pyarrow.Schema from logicalType/physicalType (provisioning, SDV)",
          serializer="hdc_toolkit.contracts.export_arrow:schema_to_text")  # fmt: skip
+register("sdv", "hdc_toolkit.synth.metadata:contract_to_sdv_dict",
+         "SDV 2.x metadata (spec V2) as JSON: contract bounds and codes only, no data")  # fmt: skip

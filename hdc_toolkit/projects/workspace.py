@@ -98,6 +98,10 @@ class Workspace:
         return self.data / "manifest.json"
 
     @property
+    def synthetic(self) -> Path:
+        return self.root / "synthetic"
+
+    @property
     def reports(self) -> Path:
         return self.settings.home / "reports" / self.project_id
 
