@@ -18,6 +18,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hdc_toolkit.outputs.profiles import PROFILES
+
 from hdc_toolkit.results import Check, Verdict
 
 __all__ = [
@@ -44,12 +46,10 @@ class KRule:
     action: str  # WARN or REFUSE
 
 
-#: Per risk profile: the smallest safe group (the profile's minimum cell count) and what a smaller one does.
-K_RULES: dict[str, KRule] = {
-    "acro-default": KRule(k=10, action=WARN),  # ACRO minimum cell count 10
-    "opensafely": KRule(k=8, action=WARN),  # counts of 7 or less are redacted
-    "nhs-sde": KRule(k=10, action=WARN),  # counts under 10 are suppressed
-}
+#: Per risk profile: the smallest safe group is the profile's minimum cell count (one table of thresholds,
+#: in :mod:`hdc_toolkit.outputs.profiles`: ACRO 10, OpenSAFELY 8 (≤ 7 redacted), NHS 10); a smaller
+#: group warns, because row-level releases stay inside the sandbox and only checked outputs leave it.
+K_RULES: dict[str, KRule] = {name: KRule(k=p.threshold, action=WARN) for name, p in PROFILES.items()}
 DEFAULT_RULE = KRule(k=10, action=REFUSE)
 
 
