@@ -1,8 +1,8 @@
 """Global key checks: uniqueness and referential integrity over whole (multi-file) datasets.
 
 Keys are collected from every row group as compact numpy arrays (int64, or fixed-width bytes for
-strings) so that a sort finds duplicates and a binary search finds orphans, without Python objects
-per row. Memory grows with the key column only, never with the width of the table.
+strings) so that a sort finds duplicates and a hash set (integers; see :mod:`.key_index`) or a binary
+search (byte strings) finds orphans, without Python objects per row. Memory grows with the key column only, never with the width of the table.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from hdc_toolkit.contracts.key_index import IntHashSet
 
 __all__ = ["KeyColumn", "count_duplicates", "count_orphans", "to_keys"]
 
@@ -51,11 +53,13 @@ def _fixed_width(arr: pa.Array) -> np.ndarray | pa.Array:
     offsets = np.frombuffer(offsets_buf, dtype=offset_type, count=len(arr) + 1, offset=arr.offset * np.dtype(offset_type).itemsize)
     start = int(offsets[0])
     data = np.frombuffer(data_buf, dtype=np.uint8, count=len(arr) * width, offset=start)
-    for base, limit in ((10, MAX_DIGITS), (16, MAX_HEX)):
-        if width <= limit:
-            keys = _decode(data, width, base)
-            if keys is not None:
-                return keys
+    if width <= MAX_DIGITS and _all_in(data, 48, 57):
+        # every byte is an ASCII digit, so arrow's integer parser reads exactly the text's number
+        return _encoded(pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False), 10, width)
+    if width <= MAX_HEX:
+        keys = _decode_hex(data, width)
+        if keys is not None:
+            return keys
     return data.view(f"S{width}")
 
 
@@ -63,11 +67,6 @@ def _fixed_width(arr: pa.Array) -> np.ndarray | pa.Array:
 MAX_DIGITS = 18
 #: Fixed-width lower-case hex strings (e.g. 16-character pseudonyms) up to this width become uint64.
 MAX_HEX = 16
-_HEX = np.full(256, 255, dtype=np.uint8)
-_HEX[48:58] = np.arange(10)
-_HEX[97:103] = np.arange(10, 16)
-
-
 class DigitKeys(np.ndarray):
     """Integer keys decoded from fixed-width digit (base 10) or lower-case hex (base 16) strings.
 
@@ -96,29 +95,23 @@ class DigitKeys(np.ndarray):
         return np.array([self.text_of(v) for v in np.asarray(self)], dtype=f"S{self.width}")
 
 
-def _decode(data: np.ndarray, width: int, base: int) -> DigitKeys | None:
-    """Decode fixed-width ASCII digit/hex strings to integers (None when any byte is outside the set)."""
-    m = data.reshape(-1, width)
-    if base == 10:
-        d = m - np.uint8(48)
-        if d.size and d.max() > 9:  # bytes below '0' wrap around to large values, so one test suffices
-            return None
-        out = np.zeros(len(m), dtype=np.int64)
-    else:
-        d = _HEX[m]
-        if d.size and d.max() > 15:
-            return None
-        out = np.zeros(len(m), dtype=np.uint64)
-    step = out.dtype.type(base)
-    for i in range(width):
-        out *= step
-        out += d[:, i]
-    return _encoded(out, base, width)
+def _all_in(data: np.ndarray, lo: int, hi: int) -> bool:
+    """True when every byte of ``data`` lies in ``lo..hi`` (two flat reductions, no per-row work)."""
+    return not data.size or (int(data.min()) >= lo and int(data.max()) <= hi)
 
 
-def _digits_to_int(data: np.ndarray, width: int) -> np.ndarray | None:
-    """Decimal digits only (kept for callers that need exactly that)."""
-    return _decode(data, width, 10)
+def _decode_hex(data: np.ndarray, width: int) -> DigitKeys | None:
+    """Fixed-width lower-case hex strings (``data``: their bytes) as uint64; None when a byte is not hex."""
+    digit = (data - np.uint8(48)) <= 9  # bytes below the range wrap around to large values
+    letter = (data - np.uint8(97)) <= 5
+    if not (digit | letter).all():
+        return None
+    nibbles = (data & np.uint8(15)) + np.uint8(9) * (data >> np.uint8(6))  # '0'-'9' -> 0-9, 'a'-'f' -> 10-15
+    m = nibbles.reshape(-1, width)
+    if width < 16:  # left-pad to 16 digits
+        m = np.concatenate([np.zeros((len(m), 16 - width), dtype=np.uint8), m], axis=1)
+    packed = (m[:, 0::2] << np.uint8(4)) | m[:, 1::2]  # two digits make one byte
+    return _encoded(packed.view(">u8").ravel().astype(np.uint64), 16, width)
 
 
 #: Bytes of key values a :class:`KeyColumn` holds in memory before it spills them to disk in buckets.
@@ -358,6 +351,8 @@ def prepare_parent(keys: Any) -> Any:
         dense = _dense_span(keys) if not isinstance(keys, DigitKeys) else None
         if dense is not None:
             return DenseSet(keys, *dense)
+        if keys.dtype.kind in "iu":
+            return IntHashSet(keys)
         s = np.sort(keys)  # sort + mask: numpy's hash-based unique is slow on byte strings
         if len(s) < 2:
             return s
@@ -368,6 +363,10 @@ def prepare_parent(keys: Any) -> Any:
     return pc.unique(keys)
 
 
+def _encoding(keys: Any) -> tuple[int, int] | None:
+    return keys.encoding if isinstance(keys, DigitKeys) else None
+
+
 def count_orphans(child: Any, parent: Any, sample: int = 0) -> tuple[int, list[Any]]:
     """Child values that do not occur among the parent keys, and a few of them."""
     if isinstance(parent, DenseSet):
@@ -375,6 +374,13 @@ def count_orphans(child: Any, parent: Any, sample: int = 0) -> tuple[int, list[A
             missing = parent.missing(child)
             return int(missing.sum()), (_texts(child, child[missing][: sample * 4])[:sample] if sample else [])
         return len(child), []  # an integer parent cannot hold non-integer child keys
+    if isinstance(parent, IntHashSet):
+        src = parent.source
+        if isinstance(child, np.ndarray) and child.dtype.kind == src.dtype.kind and _encoding(child) == _encoding(src):
+            missing = parent.missing(child)
+            return int(missing.sum()), (_texts(child, child[missing][: sample * 4])[:sample] if sample else [])
+        values = parent.values()
+        parent = _encoded(values, *src.encoding) if isinstance(src, DigitKeys) else values
     if isinstance(child, DigitKeys) or isinstance(parent, DigitKeys):
         same = isinstance(child, DigitKeys) and isinstance(parent, DigitKeys) and child.encoding == parent.encoding
         if not same:

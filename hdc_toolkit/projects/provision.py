@@ -680,18 +680,25 @@ def _release_rows(
     keyers: Mapping[str, SurrogateKeyer],
     window: tuple[dt.date, dt.date] | None,
 ) -> pa.Table:
-    """One row group: cohort and window filter, then the released columns in the schema's types."""
-    positions = None
-    mask = None
+    """One row group: cohort and window filter, then the released columns in the schema's types.
+
+    Rows of a person-linked table are kept and put in pid order by one ``take`` (no separate filter).
+    """
+    keep = located = positions = None
     if t.person_column is not None:
-        positions = pmap.positions(tbl.column(t.person_column))
-        mask = positions.is_valid()
+        located = pmap.locate(tbl.column(t.person_column))
+        keep = located >= 0
     if t.event_time is not None and window is not None:
-        in_window = _window_mask(tbl, t.event_time, window)
-        mask = in_window if mask is None else pc.and_(mask, in_window)
-    if mask is not None:
-        tbl = tbl.filter(mask)
-        positions = positions.filter(mask) if positions is not None else None
+        in_window = _window_mask(tbl, t.event_time, window).fill_null(False).to_numpy(zero_copy_only=False)
+        keep = in_window if keep is None else keep & in_window
+    if located is not None:  # rows in pid order: the pseudonyms are then read from the map in order
+        assert keep is not None
+        rows = np.flatnonzero(keep)
+        order = rows[_pid_order(located[rows])]
+        tbl = tbl.select(list(dict.fromkeys(c.source for c in t.columns if c.role != "pseudonym"))).take(order)
+        positions = pa.array(located[order])
+    elif keep is not None:
+        tbl = tbl.filter(pa.array(keep))
     arrays = []
     for spec, fld in zip(t.columns, schema, strict=True):
         if spec.role == "pseudonym":
@@ -701,17 +708,15 @@ def _release_rows(
         else:
             arr = coarsen(tbl.column(spec.source), spec.granularity)
         arrays.append(_cast(arr, fld, t.name))
-    out = pa.Table.from_arrays(arrays, schema=schema)
-    return out if positions is None else out.take(_pid_order(positions))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _pid_order(positions: pa.Array) -> np.ndarray:
+def _pid_order(pos: np.ndarray) -> np.ndarray:
     """Row order by pid (the map is sorted by pid), a random order among each person's rows.
 
     Nothing of the source's row order survives inside a row group: not the order of national ids
     (birth dates) in the person table, not the exact order of a person's events.
     """
-    pos = positions.to_numpy(zero_copy_only=False).astype(np.int64)
     rng = np.random.default_rng(secrets.randbits(128))
     return np.argsort((pos << 32) | rng.integers(0, 1 << 32, size=len(pos), dtype=np.int64))
 

@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hdc_toolkit.contracts.key_index import IntHashSet
 from hdc_toolkit.exceptions import DataError, PermissionDenied
 
 __all__ = [
@@ -155,6 +156,11 @@ def pseudonyms(key: bytes, ids: pa.Array) -> pa.Array:
     HMAC (RFC 2104) with the key's inner and outer pads hashed once and copied per id: the same
     digest as :func:`hmac.digest`, at half the cost per id.
     """
+    return _hex_array(_digests(key, ids))
+
+
+def _digests(key: bytes, ids: pa.Array) -> bytes:
+    """The first ``PSEUDONYM_HEX // 2`` bytes of HMAC-SHA256(key, id) of every id, concatenated."""
     values = ids.to_pylist()
     if any(v is None for v in values):
         raise ValueError("pseudonyms() needs non-null ids")
@@ -167,9 +173,15 @@ def pseudonyms(key: bytes, ids: pa.Array) -> pa.Array:
         o = outer.copy()
         o.update(i.digest())
         out += o.digest()[:width]
-    text = bytes(out).hex().encode("ascii")
-    offsets = np.arange(0, (len(values) + 1) * PSEUDONYM_HEX, PSEUDONYM_HEX, dtype=np.int32)
-    return pa.Array.from_buffers(pa.string(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(text)])
+    return bytes(out)
+
+
+def _hex_array(digests: bytes) -> pa.Array:
+    """Digests of ``PSEUDONYM_HEX // 2`` bytes each as a string array of lower-case hex."""
+    n = len(digests) // (PSEUDONYM_HEX // 2)
+    text = digests.hex().encode("ascii")
+    offsets = np.arange(0, (n + 1) * PSEUDONYM_HEX, PSEUDONYM_HEX, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(text)])
 
 
 def _pads(key: bytes) -> tuple[Any, Any]:
@@ -197,9 +209,10 @@ class PseudonymMap:
         if pa.types.is_dictionary(ids.type):
             ids = ids.dictionary_decode()
         distinct = pc.unique(pc.drop_null(ids).cast(pa.string()))
-        pids = pseudonyms(key, distinct)
-        order = pc.sort_indices(pids)
-        return cls(distinct.take(order), pids.take(order))
+        # hex of equal width sorts as the digest's value: sort the 8-byte big-endian words, not strings
+        words = np.frombuffer(_digests(key, distinct), dtype=f">u{PSEUDONYM_HEX // 2}")
+        order = np.argsort(words, kind="stable")
+        return cls(distinct.take(pa.array(order)), _hex_array(words[order].tobytes()))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -208,44 +221,43 @@ class PseudonymMap:
         """For each value of ``column``, its position in :attr:`ids` (int32), null when absent.
 
         A dictionary-encoded column is looked up once per dictionary entry. Ids that are digit strings
-        of one width (national ids) are looked up as integers in a sorted array built once; anything
-        else through a hash lookup (``pyarrow.compute.index_in``).
+        of one width (national ids) are looked up as integers in a hash map built once
+        (:class:`~hdc_toolkit.contracts.key_index.IntHashSet`); anything else through arrow's hash
+        lookup (``pyarrow.compute.index_in``).
         """
+        pos = self.locate(column)
+        return pa.array(pos.astype(np.int32), mask=pos < 0)
+
+    def locate(self, column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """:meth:`positions` as an int64 numpy array, -1 for an absent or null id."""
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks()
         if not pa.types.is_dictionary(column.type):
             return self._value_positions(column)
-        mapping = self._value_positions(column.dictionary).fill_null(-1).to_numpy().astype(np.int64)
+        mapping = self._value_positions(column.dictionary)
         indices = column.indices.fill_null(0).to_numpy(zero_copy_only=False)
         pos = mapping[indices] if len(mapping) else np.full(len(column), -1, dtype=np.int64)
-        invalid = pos < 0
         if column.null_count:
-            invalid |= ~column.is_valid().to_numpy(zero_copy_only=False)
-        return pa.array(pos.astype(np.int32), mask=invalid)
+            pos[~column.is_valid().to_numpy(zero_copy_only=False)] = -1
+        return pos
 
-    def _value_positions(self, values: pa.Array) -> pa.Array:
+    def _value_positions(self, values: pa.Array) -> np.ndarray:
         index = self._digit_index
         keys = _digit_keys(values, index[0]) if index is not None and not values.null_count else None
         if index is None or keys is None:
-            return pc.index_in(values, value_set=self.ids)
-        _, sorted_keys, order = index
-        if len(sorted_keys) == 0:
-            return pa.nulls(len(values), pa.int32())
-        at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-        found = sorted_keys[at] == keys
-        return pa.array(order[at].astype(np.int32), mask=~found)
+            return pc.index_in(values, value_set=self.ids).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return index[1].positions(keys)
 
     @functools.cached_property
-    def _digit_index(self) -> tuple[int, np.ndarray, np.ndarray] | None:
-        """(width, sorted integer ids, their positions) when every id is a digit string of one width."""
+    def _digit_index(self) -> tuple[int, IntHashSet] | None:
+        """(width, a hash map from integer id to position) when every id is a digit string of one width."""
         if len(self.ids) == 0:
             return None
         width = len(self.ids[0].as_py())
         keys = _digit_keys(self.ids, width)
         if keys is None:
             return None
-        order = np.argsort(keys, kind="stable")
-        return width, keys[order], order
+        return width, IntHashSet(keys, positions=True)
 
     def take(self, positions: pa.Array) -> pa.Array:
         """The pseudonyms at ``positions`` (null positions give null)."""
@@ -263,14 +275,9 @@ def _digit_keys(values: pa.Array, width: int) -> np.ndarray | None:
     if n == 0 or offsets[-1] - offsets[0] != n * width or np.any(np.diff(offsets) != width):
         return None if n else np.empty(0, dtype=np.int64)
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8, count=n * width, offset=int(offsets[0]))
-    digits = data.reshape(n, width) - np.uint8(48)
-    if digits.max() > 9:  # bytes below "0" wrap around to large values
+    if int(data.min()) < 48 or int(data.max()) > 57:
         return None
-    out = np.zeros(n, dtype=np.int64)
-    for i in range(width):
-        out *= 10
-        out += digits[:, i]
-    return out
+    return pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False)  # every byte a digit: exact
 
 
 # ---------------------------------------------------------------------------------------------------

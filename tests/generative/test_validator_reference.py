@@ -131,9 +131,11 @@ def test_validator_matches_reference(events, people, people_nids, parts, row_gro
 def test_spilled_uniqueness_matches_reference(events, people, row_group):
     """With a zero memory budget every key batch is spilled to disk buckets: the counts do not change."""
     import hdc_toolkit.contracts.keys as keys
+    import hdc_toolkit.contracts.validate as validate_module
 
-    saved = keys.KEY_MEMORY_BUDGET
+    saved, saved_dense = keys.KEY_MEMORY_BUDGET, validate_module.DENSE_COUNTER_BUDGET
     keys.KEY_MEMORY_BUDGET = 0
+    validate_module.DENSE_COUNTER_BUDGET = 0  # integer ids too go through the spill, not the dense counter
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
@@ -141,7 +143,7 @@ def test_spilled_uniqueness_matches_reference(events, people, row_group):
             pq.write_table(pa.table({"person": pa.array(sorted(people), pa.int64()), "nid": pa.array(["0012"] * len(people))}), root / "people.parquet")
             run = validate(CONTRACT, root / "events", threads=2)
     finally:
-        keys.KEY_MEMORY_BUDGET = saved
+        keys.KEY_MEMORY_BUDGET, validate_module.DENSE_COUNTER_BUDGET = saved, saved_dense
     ids = [r["event_id"] for r in events if r["event_id"] is not None]
     nids = [r["nid"] for r in events if r["nid"] is not None]
     assert run.by_key()["events.event_id.unique"].failing_count == sum(ids.count(v) > 1 for v in ids)
