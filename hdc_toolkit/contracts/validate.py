@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,6 +54,9 @@ ProgressFn = Callable[[int, int], None]
 #: Bytes a unique integer id may take as two flags per possible value (its span from the footer)
 #: before its keys are collected, sorted and spilled instead.
 DENSE_COUNTER_BUDGET = 64 * 2**20
+#: Bytes of child keys that row groups read before their foreign key's parent is loaded may hold;
+#: past it, a row group waits for the parent instead.
+DEFERRED_KEYS_BUDGET = 64 * 2**20
 
 
 @dataclass
@@ -282,12 +286,13 @@ def _scan(
             raise DataError(f"cannot read row group {g}: {str(exc).splitlines()[0]}", location=str(ds.files[f])) from None
         arrays = {name: table.column(name).combine_chunks() for name in cols}
         for s in todo:
-            res[s.key] = _evaluate(s, arrays, parents, 0 if s.masked else sample)
+            res[s.key] = _evaluate(s, arrays, parents, 0 if s.masked else sample, held)
         return res
 
     done = 0
     collectors = {s.key: _collector(ds, s.column, use_statistics) for s in specs if s.kind is CheckKind.UNIQUE}
     deferred: list[tuple[CheckSpec, _Partial]] = []
+    held = _Held(DEFERRED_KEYS_BUDGET)
     fk = {s.key: s for s in specs if s.kind is CheckKind.FOREIGN_KEY}
     with ThreadPoolExecutor(threads or os.cpu_count() or 2) as pool:
         for part in pool.map(task, units):
@@ -298,13 +303,13 @@ def _scan(
                 elif key in fk and p.keys is not None:  # read before its parent was ready
                     deferred.append((fk[key], p))
                 out[key].append(p)
-            deferred = [d for d in deferred if not _resolve(*d, parents, sample)]
+            deferred = [d for d in deferred if not _resolve(*d, parents, sample, held)]
             done += 1
             if progress:
                 progress(done, len(units))
     for d in deferred:
         parents[_parent_id(d[0])].exception()  # waits for the parent
-        _resolve(*d, parents, sample)
+        _resolve(*d, parents, sample, held)
     for key, collector in collectors.items():
         out[key].append(_Partial(keys=collector))
     return out
@@ -328,7 +333,25 @@ def _collector(ds: ParquetDataset, column: str | None, use_statistics: bool) -> 
     return KeyColumn()
 
 
-def _resolve(s: CheckSpec, p: _Partial, parents: dict[str, Future[Any]], sample: int) -> bool:
+class _Held:
+    """Bytes of child keys held back until their parent is loaded, capped (thread-safe)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget, self.used, self.lock = budget, 0, threading.Lock()
+
+    def take(self, nbytes: int) -> bool:
+        with self.lock:
+            if self.used + nbytes > self.budget:
+                return False
+            self.used += nbytes
+            return True
+
+    def give(self, nbytes: int) -> None:
+        with self.lock:
+            self.used -= nbytes
+
+
+def _resolve(s: CheckSpec, p: _Partial, parents: dict[str, Future[Any]], sample: int, held: _Held) -> bool:
     """Count a deferred row group's orphans once its parent is loaded; False while it is not."""
     fut = parents[_parent_id(s)]
     if not fut.done():
@@ -336,6 +359,7 @@ def _resolve(s: CheckSpec, p: _Partial, parents: dict[str, Future[Any]], sample:
     if fut.exception() is None:
         p.failing, examples = count_orphans(p.keys, fut.result(), 0 if s.masked else sample)
         p.examples = [_plain(e) for e in examples]
+    held.give(p.keys.nbytes)
     p.keys = None
     return True
 
@@ -361,7 +385,7 @@ def _proved_by_statistics(ds: ParquetDataset, f: int, g: int, s: CheckSpec) -> b
     return bool(lo_ok and hi_ok)
 
 
-def _evaluate(s: CheckSpec, arrays: dict[str, pa.Array], parents: dict[str, Future[Any]], sample: int) -> _Partial:
+def _evaluate(s: CheckSpec, arrays: dict[str, pa.Array], parents: dict[str, Future[Any]], sample: int, held: _Held) -> _Partial:
     kind = s.kind
     if kind is CheckKind.NOT_NULL:
         return _Partial(arrays[s.column].null_count)  # type: ignore[index]
@@ -372,8 +396,9 @@ def _evaluate(s: CheckSpec, arrays: dict[str, pa.Array], parents: dict[str, Futu
     if kind is CheckKind.FOREIGN_KEY:
         fut = parents[_parent_id(s)]
         child = to_keys(arrays[s.column])  # type: ignore[index]
-        if not fut.done():
+        if not fut.done() and held.take(child.nbytes):
             return _Partial(keys=child)  # counted by the scan's loop once the parent is ready
+        fut.exception()  # past the budget: wait for the parent
         if fut.exception() is not None:
             return _Partial()  # reported as not run
         failing, examples = count_orphans(child, fut.result(), sample)

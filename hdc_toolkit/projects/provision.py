@@ -39,6 +39,7 @@ again returns its release.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -514,9 +515,8 @@ def find_cohort(
     def scan(job: tuple[CohortColumn, tuple[str, ...], ParquetDataset, int, int]) -> pa.Array:
         cc, prefixes, ds, f, g = job
         cols = [cc.person_column, cc.column, *(cc.event_time.columns if cc.event_time else ())]
-        pf = pq.ParquetFile(
-            ds.files[f], metadata=ds.metadata[f], read_dictionary=[cc.person_column, cc.column]
-        )
+        encoded = _dictionary_encoded(ds.metadata[f], ds.schema, (cc.person_column,))
+        pf = pq.ParquetFile(ds.files[f], metadata=ds.metadata[f], read_dictionary=[*encoded, cc.column])
         tbl = pf.read_row_group(g, columns=list(dict.fromkeys(cols)), use_threads=False)
         mask = _prefix_mask(_array(tbl.column(cc.column)), prefixes)
         if cc.event_time is not None and spec.window is not None:
@@ -650,26 +650,62 @@ def _write_file(
 ) -> tuple[int, int]:
     """Release one source file into ``path``, row group by row group; returns (rows kept, rows read).
 
-    The person key is read dictionary-encoded outside the person table (ids repeat there: the lookup
-    runs once per distinct id). Re-keyed surrogates are written without Parquet dictionary encoding
-    (every value is distinct; trying a dictionary first only costs time).
+    String columns that the source file stores dictionary-encoded (codes, categories, and the person
+    key where ids repeat) are read as dictionaries: the cohort lookup runs once per distinct id, the
+    pid-order ``take`` moves small indices, and the writer writes the dictionaries as they are. The
+    file's stored Arrow schema is the release schema (plain strings, with the contract's metadata),
+    exactly as if the strings had been written plain. Re-keyed surrogates are written without
+    Parquet dictionary encoding (every value is distinct; trying a dictionary first only costs time).
     """
-    dictionary = [t.person_column] if t.person_column and not person else None
-    pf = pq.ParquetFile(ds.files[i], metadata=ds.metadata[i], read_dictionary=dictionary)
+    meta = ds.metadata[i]
+    encoded = _dictionary_encoded(meta, ds.schema, t.source_columns)
+    if person and t.person_column in encoded:
+        encoded.remove(t.person_column)  # unique in the person table: a dictionary only costs
+    pf = pq.ParquetFile(ds.files[i], metadata=meta, read_dictionary=encoded or None)
+    write_schema = _write_schema(t, schema, encoded)
     plain = {c.name for c in t.columns if c.role == "surrogate"}
     kept = seen = 0
     with pq.ParquetWriter(
-        path, schema, use_dictionary=[f.name for f in schema if f.name not in plain]
+        path,
+        write_schema,
+        use_dictionary=[f.name for f in schema if f.name not in plain],
+        store_schema=write_schema == schema,
     ) as writer:
         for g in range(pf.num_row_groups):
             tbl = pf.read_row_group(g, columns=list(t.source_columns))
             seen += tbl.num_rows
-            out = _release_rows(t, tbl, schema, pmap, keyers, window)
+            out = _release_rows(t, tbl, write_schema, pmap, keyers, window)
             kept += out.num_rows
             writer.write_table(out)
+        if write_schema != schema:  # readers see the release schema, as pyarrow itself stores it
+            stored = base64.b64encode(schema.serialize().to_pybytes())
+            writer.add_key_value_metadata({**(schema.metadata or {}), b"ARROW:schema": stored})
     with open(path, "rb+") as fh:
         os.fsync(fh.fileno())
     return kept, seen
+
+
+def _dictionary_encoded(meta: pq.FileMetaData, schema: pa.Schema, columns: tuple[str, ...]) -> list[str]:
+    """The string ``columns`` whose first column chunk in this file has a dictionary page."""
+    if not meta.num_row_groups:
+        return []
+    rg = meta.row_group(0)
+    out = []
+    for name in columns:
+        idx = schema.get_field_index(name)
+        if idx >= 0 and pa.types.is_string(schema.field(idx).type) and rg.column(idx).has_dictionary_page:
+            out.append(name)
+    return out
+
+
+def _write_schema(t: TableSpec, schema: pa.Schema, encoded: list[str]) -> pa.Schema:
+    """The release schema with dictionary types where an as-read dictionary column is written as is."""
+    fields = []
+    for spec, fld in zip(t.columns, schema, strict=True):
+        if spec.role == "value" and spec.source in encoded and pa.types.is_string(fld.type):
+            fld = fld.with_type(pa.dictionary(pa.int32(), fld.type))
+        fields.append(fld)
+    return pa.schema(fields, metadata=schema.metadata)
 
 
 def _release_rows(
@@ -722,7 +758,7 @@ def _pid_order(pos: np.ndarray) -> np.ndarray:
 
 
 def _cast(arr: Any, fld: pa.Field, table: str) -> Any:
-    if pa.types.is_dictionary(arr.type):
+    if pa.types.is_dictionary(arr.type) and not pa.types.is_dictionary(fld.type):
         arr = arr.dictionary_decode()
     if arr.type == fld.type:
         return arr

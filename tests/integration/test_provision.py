@@ -194,6 +194,21 @@ def test_release_holds_exactly_the_permitted_columns_plus_pid(world: dict[str, A
         assert "national_id:" not in text and "direct_identifier" not in text
 
 
+def test_every_file_stores_the_release_contracts_arrow_schema(world: dict[str, Any]) -> None:
+    """Code columns are written from dictionaries, yet readers get the contract's plain types and metadata."""
+    from hdc_toolkit.contracts import load_contract
+    from hdc_toolkit.contracts.export_arrow import contract_to_arrow_schema
+
+    for table in TABLES:
+        expected = contract_to_arrow_schema(
+            load_contract(data_dir(world, A) / "contracts" / f"{table}.odcs.yaml"), all_nullable=True
+        )
+        for path in (data_dir(world, A) / table).glob("*.parquet"):
+            stored = pq.read_schema(path)
+            assert stored.equals(expected, check_metadata=True), (path.name, stored, expected)
+            assert pq.read_table(path).schema.equals(expected, check_metadata=True)
+
+
 def national_ids(world: dict[str, Any]) -> set[str]:
     ids: set[str] = set()
     for table in TABLES:

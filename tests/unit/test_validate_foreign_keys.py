@@ -82,3 +82,23 @@ def test_a_missing_parent_table_makes_the_check_an_error_and_the_rest_still_run(
     assert check.message.startswith("not run: referenced table people could not be read:")
     assert run.by_key()["visits.nid.pattern"].verdict.value == "passed"
     assert run.by_key()["visits.visit_id.unique"].failing_count == 0
+
+
+def test_row_groups_wait_for_the_parent_once_the_held_keys_budget_is_spent(extract, monkeypatch):
+    real = validate_module.prepare_parent
+    counted_in_loop = []
+    real_resolve = validate_module._resolve
+
+    def late_parent(keys):
+        threading.Event().wait(0.2)
+        return real(keys)
+
+    def resolve(*args):
+        counted_in_loop.append(args[1])
+        return real_resolve(*args)
+
+    monkeypatch.setattr(validate_module, "prepare_parent", late_parent)
+    monkeypatch.setattr(validate_module, "_resolve", resolve)
+    monkeypatch.setattr(validate_module, "DEFERRED_KEYS_BUDGET", 0)
+    assert _fk(validate(CHILD, extract / "visits")).failing_count == 37
+    assert counted_in_loop == []  # nothing was held back: every row group waited for the parent
