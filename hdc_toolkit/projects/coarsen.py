@@ -108,9 +108,29 @@ def coarsen(values: pa.Array | pa.ChunkedArray, granularity: str) -> pa.Array | 
 
 
 def _coarsen_dictionary(values: Any, g: str) -> Any:
+    """Coarsen the dictionary, not every row; values that become equal share one entry."""
     if isinstance(values, pa.ChunkedArray):
         return pa.chunked_array([_coarsen_dictionary(c, g) for c in values.chunks], values.type)
-    return pa.DictionaryArray.from_arrays(values.indices, coarsen(values.dictionary, g))
+    return distinct_dictionary(pa.DictionaryArray.from_arrays(values.indices, coarsen(values.dictionary, g)))
+
+
+def distinct_dictionary(arr: Any) -> Any:
+    """``arr`` with every chunk's dictionary free of repeated values (indices remapped).
+
+    Coarsening a dictionary (municipality -> county) repeats values. The Parquet writer (Arrow 26)
+    sizes a dictionary page by *all* the values it is given but fills it with the distinct ones:
+    the rest of the page is uninitialised memory, which was seen to hold national ids freed
+    earlier in the process. So no dictionary reaches the writer with a repeated value.
+    """
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    out = []
+    for chunk in chunks:
+        distinct = pc.unique(chunk.dictionary)
+        if len(distinct) != len(chunk.dictionary):
+            remap = pc.index_in(chunk.dictionary, value_set=distinct)
+            chunk = pa.DictionaryArray.from_arrays(pc.take(remap, chunk.indices), distinct)
+        out.append(chunk)
+    return pa.chunked_array(out, arr.type) if isinstance(arr, pa.ChunkedArray) else out[0]
 
 
 def coarsen_value(value: Any, granularity: str) -> Any:
