@@ -6,6 +6,7 @@ Modules (each name below is importable from here; nothing heavy is imported unti
     accounting     mechanisms (DP-SGD, zCDP, (ε, δ)) and their composition: RDP, naive sum
     ledger         BudgetLedger: reserve → start → commit per project and dataset; reconciliation
     training       train_dp (Opacus, Poisson sampling, RDP/PRV), PrivacyReport, model helpers
+    fast_dpsgd     the fused DP-SGD step train_dp uses for Linear stacks (import it by its path)
     preprocess     BoundedEncoder (contract bounds, no private statistics), private_bounds
     synthetic_dp   synthesize_dp (smartnoise-synth MST / AIM) debiting the same ledger
     model_card     ModelCard, evaluate (overall, per sex / age band), Markdown + HTML

@@ -276,7 +276,12 @@ class ModelCard:
             n_test=n_test,
             predictors=predictors or [],
             training={
-                "algorithm": "DP-SGD (Opacus), Poisson sampling, flat per-sample gradient clipping",
+                "algorithm": (
+                    "DP-SGD (fused step for Linear layers; Opacus accounting)"
+                    if report.grad_sample_mode == "fused"
+                    else "DP-SGD (Opacus)"
+                )
+                + ", Poisson sampling, flat per-sample gradient clipping",
                 "epochs": report.epochs,
                 "expected batch size": report.expected_batch_size,
                 "max gradient norm (clipping)": report.max_grad_norm,

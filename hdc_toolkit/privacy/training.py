@@ -20,8 +20,11 @@ What :func:`train_dp` does, in order:
    noise multiplier σ, either given or calibrated to ``target_epsilon`` at δ by the accountant (the
    calibration ``make_private_with_epsilon`` performs, done once, off the training loop);
 4. **reserves** that (ε, δ) in the ledger (refused if the project's composed total would pass its cap);
-5. marks the run started, trains with ``PrivacyEngine.make_private`` (flat clipping at
-   ``max_grad_norm``), reporting progress to the reservation's heartbeat;
+5. marks the run started and trains with flat clipping at ``max_grad_norm``: a plain stack of Linear
+   layers and elementwise activations through the fused DP-SGD step of
+   :mod:`hdc_toolkit.privacy.fast_dpsgd` (Opacus' clipping, noise and averaging, computed in a few
+   batched tensor operations), any other model through ``PrivacyEngine.make_private``; progress goes
+   to the reservation's heartbeat;
 6. **commits** what the accountant says was spent; on an exception, charges only the steps done.
 
 δ defaults to ``min(1e-5, 1/(10·n), permit δ)``. Without a ledger (benchmarks, tests) the run is still
@@ -36,7 +39,7 @@ import contextlib
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +75,7 @@ __all__ = [
     "validate_model",
 ]
 
-GRAD_SAMPLE_MODES: tuple[str, ...] = ("auto", "hooks", "ghost", "functorch", "ew")
+GRAD_SAMPLE_MODES: tuple[str, ...] = ("auto", "fused", "hooks", "ghost", "functorch", "ew")
 #: Layers ghost clipping supports (per-sample gradient norms without per-sample gradients).
 _GHOST_LAYERS: tuple[str, ...] = ("Linear", "Embedding")
 
@@ -105,9 +108,10 @@ class DPConfig:
     """How to train. Give ``target_epsilon`` (σ is calibrated) or ``noise_multiplier`` (ε follows).
 
     ``delta`` None means ``min(1e-5, 1/(10·n), permit δ)``. ``accountant`` is ``rdp`` (default, the
-    ledger's) or ``prv`` (a little tighter, slower). ``grad_sample_mode`` ``auto`` (default: ghost
-    clipping when every layer with parameters is Linear or Embedding, measured 2–4× faster per epoch
-    than hooks on an MLP; else hooks), or one of Opacus' modes.
+    ledger's) or ``prv`` (a little tighter, slower). ``grad_sample_mode`` ``auto`` (default: ``fused``
+    for an ``nn.Sequential`` of Linear layers and elementwise activations, see
+    :mod:`hdc_toolkit.privacy.fast_dpsgd`; else Opacus' ghost clipping when every layer with
+    parameters is Linear or Embedding; else Opacus' hooks), ``fused``, or one of Opacus' modes.
     """
 
     target_epsilon: float | None = None
@@ -141,10 +145,14 @@ class DPConfig:
 
 @dataclass(frozen=True)
 class EpochStats:
+    """One epoch: mean loss, wall time, steps so far, and the CPU time of the training thread (the
+    cost of the epoch itself, unaffected by other processes on a shared machine)."""
+
     epoch: int
     loss: float
     seconds: float
     steps: int
+    cpu_seconds: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -418,7 +426,7 @@ def _train_dp(
     loss: str,
     on_epoch: Callable[[EpochStats], None] | None,
 ) -> TrainingResult:
-    torch = _torch()
+    _torch()
     from opacus import PrivacyEngine
 
     if ledger is not None and (project_id is None or by is None):
@@ -466,16 +474,20 @@ def _train_dp(
             release_sha256=release_sha256,
         )
     mode = _grad_sample_mode(model, config.grad_sample_mode)
-    generator = torch.Generator()
-    if config.seed is not None:
-        torch.manual_seed(config.seed)
-        generator.manual_seed(config.seed)
+    generator = _generator(config.seed)
     criterion = _criterion(loss)
     history: list[EpochStats] = []
     state = {"steps": 0}
-    engine = PrivacyEngine(accountant=config.accountant)
+
+    def progress() -> None:
+        state["steps"] += 1
+        if reservation is not None:
+            reservation.progress(state["steps"])
 
     def run() -> Any:
+        if mode == "fused":
+            return _run_fused(model, x, y, q, sigma, config, loss, generator, history, progress, on_epoch)
+        engine = PrivacyEngine(accountant=config.accountant)
         loader = _loader(x, y, config.batch_size, shuffle=False, generator=generator)
         optimizer = _optimizer(model, config)
         made = engine.make_private(
@@ -493,25 +505,16 @@ def _train_dp(
         else:
             (private_model, private_opt, private_loader), private_crit = made, criterion
         assert abs(private_loader.sample_rate - q) < 1e-12, "Opacus' sampling rate differs from the plan"
-        for epoch in range(1, config.epochs + 1):
-            started = time.perf_counter()
-            total, count = 0.0, 0
-            private_model.train()
-            for xb, yb in private_loader:
-                private_opt.zero_grad()
-                out = _forward(private_model, xb, loss)
-                batch_loss = private_crit(out, _target(yb, loss))
-                batch_loss.backward()
-                private_opt.step()
-                state["steps"] += 1
-                if reservation is not None:
-                    reservation.progress(state["steps"])
-                total += float(batch_loss.detach()) * len(xb)
-                count += len(xb)
-            stats = EpochStats(epoch, total / max(count, 1), time.perf_counter() - started, state["steps"])
-            history.append(stats)
-            if on_epoch is not None:
-                on_epoch(stats)
+
+        def step(xb: Any, yb: Any) -> float:
+            private_opt.zero_grad()
+            batch_loss = private_crit(_forward(private_model, xb, loss), _target(yb, loss))
+            batch_loss.backward()
+            private_opt.step()
+            return float(batch_loss.detach()) * len(xb)
+
+        private_model.train()
+        _epochs(config.epochs, lambda: private_loader, step, history, progress, on_epoch)
         return private_model
 
     private_model = _run_charged(run, reservation, planned, state, config.accountant, delta)
@@ -532,6 +535,87 @@ def _train_dp(
     final = private_model._module if hasattr(private_model, "_module") else private_model
     _remove_hooks(private_model)
     return TrainingResult(final, report, history, reservation.entry if reservation else None)
+
+
+def _generator(seed: int | None) -> Any:
+    """The run's random generator: seeded for reproducible runs, else from the OS's entropy (an
+    unseeded ``torch.Generator`` starts from one fixed, public seed: its Poisson batches would be
+    known in advance)."""
+    generator = _torch().Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        _torch().manual_seed(seed)
+        generator.manual_seed(seed)
+    return generator
+
+
+def _epochs(
+    epochs: int,
+    batches: Callable[[], Iterable[tuple[Any, Any]]],
+    step: Callable[[Any, Any], float],
+    history: list[EpochStats],
+    progress: Callable[[], None],
+    on_epoch: Callable[[EpochStats], None] | None,
+) -> None:
+    """The training loop: ``step`` returns the batch's summed loss; one EpochStats per epoch."""
+    steps = history[-1].steps if history else 0
+    for epoch in range(1, epochs + 1):
+        started, cpu = time.perf_counter(), time.thread_time()
+        total, count = 0.0, 0
+        for xb, yb in batches():
+            total += step(xb, yb)
+            count += len(xb)
+            steps += 1
+            progress()
+        wall, cpu = time.perf_counter() - started, time.thread_time() - cpu
+        stats = EpochStats(epoch, total / max(count, 1), wall, steps, cpu)
+        history.append(stats)
+        if on_epoch is not None:
+            on_epoch(stats)
+
+
+def _run_fused(
+    model: Any,
+    x: Any,
+    y: Any,
+    q: float,
+    sigma: float,
+    config: DPConfig,
+    loss: str,
+    generator: Any,
+    history: list[EpochStats],
+    progress: Callable[[], None],
+    on_epoch: Callable[[EpochStats], None] | None,
+) -> Any:
+    """DP-SGD through :class:`~hdc_toolkit.privacy.fast_dpsgd.FusedDPSGD`: Poisson batches at rate q,
+    ``⌈n/batch⌉`` steps an epoch, the same mechanism Opacus would run."""
+    from hdc_toolkit.privacy.fast_dpsgd import (
+        FusedDPSGD,
+        expected_batch_size,
+        poisson_indices,
+        steps_per_epoch,
+    )
+
+    n = int(x.shape[0])
+    fused = FusedDPSGD(
+        model,
+        _optimizer(model, config),
+        noise_multiplier=sigma,
+        max_grad_norm=config.max_grad_norm,
+        expected_batch_size=expected_batch_size(n, q),
+        loss=loss,
+        generator=generator,
+    )
+    target = _target(y, loss)
+
+    def batches() -> Iterator[tuple[Any, Any]]:
+        for idx in poisson_indices(n, q, steps_per_epoch(n, config.batch_size), generator):
+            yield x.index_select(0, idx), target.index_select(0, idx)
+
+    model.train()
+    _epochs(config.epochs, batches, fused.step, history, progress, on_epoch)
+    return model
 
 
 #: Opacus warnings that are expected here and say nothing actionable to a researcher.
@@ -622,8 +706,19 @@ def _report(
 
 
 def _grad_sample_mode(model: Any, requested: str) -> str:
+    from hdc_toolkit.privacy.fast_dpsgd import ACTIVATIONS, fused_layers
+
+    fusable = fused_layers(model) is not None
+    if requested == "fused" and not fusable:
+        raise UnsupportedModelError(
+            "grad_sample_mode='fused' takes only an nn.Sequential of nn.Linear layers and elementwise "
+            f"activations ({', '.join(ACTIVATIONS)}; not in-place), every parameter trainable. Fix: "
+            "DPConfig(grad_sample_mode='auto') trains any other model through Opacus"
+        )
     if requested != "auto":
         return requested
+    if fusable:
+        return "fused"
     leaves = [m for m in model.modules() if not list(m.children()) and any(True for _ in m.parameters())]
     return "ghost" if leaves and all(type(m).__name__ in _GHOST_LAYERS for m in leaves) else "hooks"
 
@@ -668,31 +763,33 @@ def train_nonprivate(
     loss: str = "binary",
     seed: int | None = None,
 ) -> tuple[Any, list[EpochStats]]:
-    """The same loop without privacy (a baseline for benchmarks; never for outputs that leave)."""
-    torch = _torch()
+    """The same loop without privacy (a baseline for benchmarks; never for outputs that leave).
+
+    Shuffled batches of exactly ``batch_size`` drawn as index tensors, like the fused DP path's
+    Poisson batches, so that timing the two compares the cost of privacy alone."""
+    from hdc_toolkit.privacy.fast_dpsgd import shuffled_indices
+
     x, y = to_tensors(features, labels)
-    generator = torch.Generator()
-    if seed is not None:
-        torch.manual_seed(seed)
-        generator.manual_seed(seed)
-    loader = _loader(x, y, batch_size, shuffle=True, generator=generator)
+    generator = _generator(seed)
     cfg = DPConfig(noise_multiplier=1.0, learning_rate=learning_rate, momentum=momentum, optimizer=optimizer)
     opt = _optimizer(model, cfg)
     criterion = _criterion(loss)
-    history, steps = [], 0
-    for epoch in range(1, epochs + 1):
-        started = time.perf_counter()
-        total, count = 0.0, 0
-        model.train()
-        for xb, yb in loader:
-            opt.zero_grad()
-            batch_loss = criterion(_forward(model, xb, loss), _target(yb, loss))
-            batch_loss.backward()
-            opt.step()
-            steps += 1
-            total += float(batch_loss.detach()) * len(xb)
-            count += len(xb)
-        history.append(EpochStats(epoch, total / max(count, 1), time.perf_counter() - started, steps))
+    target = _target(y, loss)
+    history: list[EpochStats] = []
+
+    def batches() -> Iterator[tuple[Any, Any]]:
+        for idx in shuffled_indices(len(x), batch_size, generator):
+            yield x.index_select(0, idx), target.index_select(0, idx)
+
+    def step(xb: Any, yb: Any) -> float:
+        opt.zero_grad()
+        batch_loss = criterion(_forward(model, xb, loss), yb)
+        batch_loss.backward()
+        opt.step()
+        return float(batch_loss.detach()) * len(xb)
+
+    model.train()
+    _epochs(epochs, batches, step, history, lambda: None, None)
     return model, history
 
 
