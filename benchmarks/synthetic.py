@@ -226,13 +226,20 @@ def section_privacy_1m(train: pd.DataFrame, hold: pd.DataFrame, syn: pd.DataFram
     n = min(len(train), len(hold), len(syn))
     qi = [c.name for c in contract.columns if c.classification == "quasi_identifier" and c.name in COLUMNS]
     t = time.perf_counter()
+    people = {
+        name: d["national_id"].to_numpy()[:n] if "national_id" in d.columns else None
+        for name, d in (("train", train), ("hold", hold))
+    }
     r = evaluate_privacy(train.iloc[:n][list(COLUMNS)], syn.iloc[:n][list(COLUMNS)], hold.iloc[:n][list(COLUMNS)], COLUMNS, k=10,
-                         quasi_identifiers=[c for c in qi if c in ("birth_date", "sex", "municipality")], sensitive=["department"])  # fmt: skip
+                         quasi_identifiers=[c for c in qi if c in ("birth_date", "sex", "municipality")], sensitive=["department"],
+                         train_groups=people["train"], holdout_groups=people["hold"])  # fmt: skip
+    rm = r.rare_matches or {}
     out = {"rows_each": n, "seconds": round(time.perf_counter() - t, 1), "closer_to_training": round(r.closer_to_training, 4),
            "membership_auc": round(r.membership_auc, 4), "median_dcr_synthetic_train": round(r.median_dcr_synthetic, 5),
            "median_dcr_synthetic_holdout": round(r.median_dcr_synthetic_holdout, 5), "median_dcr_holdout_train": round(r.median_dcr_holdout, 5),
            "exact_match_synthetic": round(r.exact_match_synthetic, 5), "exact_match_holdout": round(r.exact_match_holdout, 5),
-           "peak_rss_mb": round(rss_mb())}  # fmt: skip
+           "rare_match_rows": round(rm.get("rare_rows", float("nan")), 5), "rare_match_z": round(rm.get("z", float("nan")), 2),
+           "rare_match_excess": round(rm.get("excess", float("nan")), 5), "peak_rss_mb": round(rss_mb())}  # fmt: skip
     log("privacy 1M:", out)
     return out
 
@@ -277,6 +284,8 @@ def section_real(skip_sdv: bool) -> dict:
                     "quality": g.quality.score, "tstr": g.quality.utility.tstr, "trtr": g.quality.utility.trtr,
                     "closer_to_training": p.closer_to_training, "membership_auc": p.membership_auc,
                     "dcr_ratio": p.median_dcr_synthetic / max(p.median_dcr_synthetic_holdout, 1e-12),
+                    "exact_match": p.exact_match_synthetic, "exact_match_holdout": p.exact_match_holdout,
+                    "rare_match_z": p.rare_matches["z"], "rare_match_excess": p.rare_matches["excess"],
                     "gate_passed": g.passed, "seconds": secs,
                 })  # fmt: skip
         out[name] = {label: {k: (round(float(np.mean([r[k] for r in rs])), 3) if k != "gate_passed" else f"{sum(r[k] for r in rs)}/{len(rs)}")

@@ -25,7 +25,10 @@ equally large holdout (a synthesizer that did not memorise is as far from one as
 comparing with the holdout's own distance to training instead is confounded by what the synthesizer
 does on purpose, such as never generating rare values); the share of synthetic rows closer to training than to the holdout; a
 distance-based membership-inference AUC (are training rows closer to the synthetic data than holdout
-rows are?); the exact-match rate against the holdout's; values seen fewer than ``k`` times in the
+rows are?); exact copies of records rare in a training sample against those of records rare in an
+equally large holdout sample, with a permutation test (:mod:`hdc_toolkit.synth.matches`; the plain
+share of rows equal to any training row is reported too, but common combinations coincide
+naturally in coarse tables, so it is not tested); values seen fewer than ``k`` times in the
 training data appearing verbatim; and attribute disclosure on quasi-identifier combinations that are
 rare in the training data, against the same attack run with the holdout as the "release".
 """
@@ -605,6 +608,7 @@ class PrivacyResult:
     rare_values: dict[str, dict[str, int]]
     disclosure_synthetic: dict[str, float] | None
     disclosure_holdout: dict[str, float] | None
+    rare_matches: dict[str, Any] | None = None  # see hdc_toolkit.synth.matches
     dcr_histogram: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -626,12 +630,18 @@ def evaluate_privacy(
     sdmetrics_share: bool = False,
     max_rows: int | None = None,
     seed: int = 0,
+    train_groups: np.ndarray | None = None,
+    holdout_groups: np.ndarray | None = None,
 ) -> PrivacyResult:
     """Every relative privacy measure of one table (see the module docstring).
 
     ``ranges``: public ranges per numeric column; by default one range over all three datasets.
-    ``max_rows`` caps each side by random subsampling (None: whole tables).
+    ``max_rows`` caps each side by random subsampling (None: whole tables). ``*_groups``: the person
+    of each training / holdout row (:func:`hdc_toolkit.synth.matches.person_keys`), for the rare-record
+    exact-match test; None: every row is a person.
     """
+    from hdc_toolkit.synth.matches import rare_record_matches
+
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     cols = {
@@ -640,12 +650,16 @@ def evaluate_privacy(
         if c in train.columns and c in synthetic.columns and c in holdout.columns
     }
 
-    def cap(df: pd.DataFrame) -> pd.DataFrame:
+    def cap(df: pd.DataFrame, groups: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
         if max_rows is not None and len(df) > max_rows:
-            return df.sample(n=max_rows, random_state=int(rng.integers(2**31))).reset_index(drop=True)
-        return df.reset_index(drop=True)
+            rows = np.sort(
+                np.random.default_rng(int(rng.integers(2**31))).choice(len(df), max_rows, replace=False)
+            )
+            return df.iloc[rows].reset_index(drop=True), None if groups is None else np.asarray(groups)[rows]
+        return df.reset_index(drop=True), groups
 
-    train, synthetic, holdout = cap(train), cap(synthetic), cap(holdout)
+    (train, train_groups), (synthetic, _), (holdout, holdout_groups) = (
+        cap(train, train_groups), cap(synthetic), cap(holdout, holdout_groups))  # fmt: skip
     numeric = [c for c, t in cols.items() if t in ("numerical", "datetime")]
     fixed = dict(ranges) if ranges is not None else fixed_ranges([train, holdout, synthetic], numeric)
     train_eq = (
@@ -670,6 +684,9 @@ def evaluate_privacy(
     n1, n0 = len(d_train_syn), len(d_hold_syn)
     auc = float((ranks[labels == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)) if n1 and n0 else float("nan")
     col_list = list(cols)
+    h_train, h_syn, h_hold = (_row_hash(d, col_list) for d in (train, synthetic, holdout))
+    rare = rare_record_matches(h_train, h_syn, h_hold, k=k, train_groups=train_groups,
+                               holdout_groups=holdout_groups, seed=seed)  # fmt: skip
     codes = [c for c, t in cols.items() if t in ("categorical", "boolean")]
     disc_s = disc_h = None
     qi = [c for c in (quasi_identifiers or []) if c in cols]
@@ -700,8 +717,9 @@ def evaluate_privacy(
         closer_to_training=closer,
         closer_to_training_sdmetrics=sdm,
         membership_auc=auc,
-        exact_match_synthetic=exact_match_rate(synthetic, train, col_list),
-        exact_match_holdout=exact_match_rate(holdout, train, col_list),
+        exact_match_synthetic=float(np.isin(h_syn, h_train).mean()) if len(h_syn) else 0.0,
+        exact_match_holdout=float(np.isin(h_hold, h_train).mean()) if len(h_hold) else 0.0,
+        rare_matches=rare.to_dict(),
         rare_values=rare_value_leakage(train, synthetic, codes, k),
         disclosure_synthetic=disc_s,
         disclosure_holdout=disc_h,

@@ -325,6 +325,7 @@ class SynthReport:
                        f"<tr><td>synthetic rows closer to training than to holdout</td><td>{_pct(p['closer_to_training'])}</td><td>SDMetrics ranges: {_pct(p.get('closer_to_training_sdmetrics'))}</td></tr>"
                        f"<tr><td>membership inference AUC</td><td>{_num(p['membership_auc'])}</td><td>0.5 = no signal</td></tr>"
                        f"<tr><td>rows equal to a training row</td><td>synthetic {_pct(p['exact_match_synthetic'])}</td><td>holdout {_pct(p['exact_match_holdout'])}</td></tr>"
+                       + _rare_match_row(p.get("rare_matches")) +
                        "</table>")  # fmt: skip
             hist = p.get("dcr_histogram") or {}
             if hist.get("edges"):
@@ -396,3 +397,14 @@ _CSS = """
 .hdc-synth .cap{color:#555;font-size:12px;margin:2px 0}.hdc-synth .axis{display:flex;justify-content:space-between;font-size:10px;color:#555;width:320px}
 .hdc-synth .foot{color:#666;font-size:12px;margin-top:24px}
 """
+
+
+def _rare_match_row(r: dict | None) -> str:
+    """The tested exact-match measure: whose rare records the synthetic rows equal."""
+    if not r or r.get("rare_rows") is None:
+        return ""
+    return (
+        f"<tr><td>rows equal to a real record seen &lt; {r['k']} times (tested)</td><td>synthetic {_pct(r['rare_rows'])}; "
+        f"of those records {_pct(r.get('training_share'))} training, {_pct(r.get('expected_share'))} by chance</td>"
+        f"<td>estimated copies {_pct(r['excess'])} of rows, z = {_num(r['z'], 2)}</td></tr>"
+    )

@@ -190,8 +190,9 @@ class FastSynthesizer(Synthesizer):
     licence = "Apache-2.0 (this toolkit)"
     description = "vectorised Gaussian copula, empirical marginals, multi-table, constraints built in"
     multi_table = True
-    #: ``protect_extremes`` (default True): numbers stay between the k-th smallest and k-th largest real
-    #: value. False reproduces the full range (the real minimum and maximum are then disclosed).
+    #: ``protect_extremes`` (default True): beyond the k-th smallest and k-th largest real value, numbers
+    #: come from a fitted tail that the k-1 most extreme people do not affect. False reproduces the
+    #: full empirical range (the real minimum and maximum are then disclosed).
     OPTIONS = ("protect_extremes",)
 
     def __init__(self, *, seed: int | None = None, **options: Any) -> None:
@@ -561,7 +562,8 @@ def fit(
     ``data``: a dict of DataFrames, one DataFrame (single contract), or a release directory
     (``<table>/`` Parquet). ``contracts``: a dict, one contract, or a directory of ``*.odcs.yaml``.
     ``min_count`` (default: the risk profile's smallest safe count, else 10): values seen fewer times
-    in the real data are never generated, nor numbers beyond the ``min_count``-th smallest/largest.
+    in the real data are never generated, and numbers beyond the ``min_count``-th smallest/largest come
+    from a fitted tail, never from the most extreme people's values.
     ``options`` go to the plug-in (e.g. ``epochs=50`` for ``ctgan``).
     """
     from hdc_toolkit.synth._frames import normalise_frame, read_tables

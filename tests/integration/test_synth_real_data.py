@@ -47,7 +47,7 @@ def _gbsg2() -> tuple[pd.DataFrame, object]:
 
 CASES = {
     # dataset: (loader, target, columns the utility model must not see (label leaks), minimum quality)
-    "flchain": (_flchain, "death", ("chapter", "futime"), 0.85),  # SDV's GaussianCopula: 0.85
+    "flchain": (_flchain, "death", ("chapter", "futime"), 0.90),  # the aim; SDV: 0.85
     "gbsg2": (_gbsg2, "cens", ("time",), 0.85),
 }
 

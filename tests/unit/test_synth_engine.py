@@ -13,14 +13,32 @@ from hdc_toolkit.synth.constraints import derive_constraints, repair, violations
 from hdc_toolkit.synth.metadata import plan_schema
 
 
-def test_numeric_marginal_is_top_and_bottom_coded_at_k() -> None:
+def test_numeric_marginal_never_depends_on_the_most_extreme_people() -> None:
+    """Beyond the k-th smallest / largest value the marginal is a smooth fitted tail: the k-1 most
+    extreme people at each end can be anything without changing one synthetic value, about k / n of
+    the draws fall in each tail (as fresh real data would), and none passes the tail's expected extreme."""
     rng = np.random.default_rng(0)
     x = rng.lognormal(0, 1.5, 5000)
-    m = C.NumericMarginal.fit(x, 10, "number")
-    out = m.decode(rng.standard_normal(200_000), "number")
     srt = np.sort(x)
-    assert out.min() >= srt[9] - 1e-9 and out.max() <= srt[-10] + 1e-9  # no value beyond the 10th extreme
+    m = C.NumericMarginal.fit(x, 10, "number")
+    z = rng.standard_normal(200_000)
+    out = m.decode(z, "number")
     assert abs(np.median(out) - np.median(x)) / np.median(x) < 0.05
+    for tail in (out > srt[-10], out < srt[9]):
+        assert 0.5 * 10 / 5000 < tail.mean() < 2 * 10 / 5000
+    assert m.cap_lo <= out.min() and out.max() <= m.cap_hi
+    assert (
+        srt[-10] < m.cap_hi < 20 * srt[-10] and 0 <= m.cap_lo < srt[9]
+    )  # a positive quantity stays positive
+    changed = x.copy()
+    order = np.argsort(x)
+    changed[order[-9:]] *= 1000.0  # the nine largest become absurd
+    changed[order[:9]] = srt[9] * 0.999  # the nine smallest move up to the tenth
+    again = C.NumericMarginal.fit(changed, 10, "number")
+    assert np.array_equal(again.decode(z, "number"), out)
+    # without protection the full range comes back, extremes included
+    full = C.NumericMarginal.fit(x, 10, "number", protect_extremes=False)
+    assert full.decode(np.array([-9.0, 9.0]), "number").tolist() == pytest.approx([srt[0], srt[-1]])
 
 
 def test_granularity_detection() -> None:
