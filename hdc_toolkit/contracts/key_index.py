@@ -6,7 +6,7 @@
   sorted parent is a chain of dependent cache misses and needed the child sorted first (about 4×
   slower per row group here).
 * :class:`DenseCounter` counts duplicates of integer ids whose span (max − min, known from the Parquet
-  footer before the scan) is small: two flags per possible value ("seen", "seen again"), so no key is
+  footer before the scan) is small: one byte per possible value (flags "seen", "seen again"), so no key is
   kept and nothing is sorted or spilled. Rows in duplicated groups = rows − values seen exactly once.
 """
 
@@ -34,7 +34,7 @@ class IntHashSet:
         if a.dtype.kind not in "iu" or a.dtype.itemsize != 8:
             a = a.astype(np.int64)
         self.dtype = a.dtype
-        self.source = keys  # encoding attributes (DigitKeys) travel with the set
+        self.source = keys[:0]  # an empty view: the encoding attributes (DigitKeys) travel with the set
         v = a.view(np.int64)
         where = np.arange(len(v), dtype=np.int64)
         empty_at = np.flatnonzero(v == _EMPTY)
@@ -114,8 +114,7 @@ class DenseCounter:
 
     def __init__(self, low: int, span: int) -> None:
         self.low = low
-        self.seen = np.zeros(span, dtype=bool)
-        self.again = np.zeros(span, dtype=bool)
+        self.state = np.zeros(span, dtype=np.uint8)  # bit 0: seen; bit 1: seen again
         self.rows = 0
 
     def add(self, keys: np.ndarray) -> None:
@@ -123,25 +122,24 @@ class DenseCounter:
             return
         a = np.asarray(keys)
         lo, hi = int(a.min()), int(a.max())
-        if lo < self.low or hi >= self.low + len(self.seen):
-            raise ValueError(f"key outside the declared span {self.low}..{self.low + len(self.seen) - 1}: got {lo}..{hi}")
+        if lo < self.low or hi >= self.low + len(self.state):
+            raise ValueError(f"key outside the declared span {self.low}..{self.low + len(self.state) - 1}: got {lo}..{hi}")
         self.rows += len(a)
         if hi - lo < 4 * len(a) + 4096:  # a compact batch: one count per value of its own range
-            counts = np.bincount(a - lo, minlength=hi - lo + 1)
-            sl = slice(lo - self.low, hi - self.low + 1)
-            present = counts > 0
-            self.again[sl] |= (counts > 1) | (present & self.seen[sl])
-            self.seen[sl] |= present
+            counts = np.minimum(np.bincount(a - lo, minlength=hi - lo + 1), 2).astype(np.uint8)
+            state = self.state[lo - self.low : hi - self.low + 1]
+            # seen again: twice in this batch, or once here after an earlier batch
+            state |= np.minimum(counts + (state & 1), 2) | (counts > 0)
             return
         idx = np.sort(a - self.low)  # a scattered batch: repeats within it are neighbours once sorted
         within = np.zeros(len(idx), dtype=bool)
         within[1:] = idx[1:] == idx[:-1]
-        self.again[idx[within]] = True
-        self.again[idx[self.seen[idx]]] = True
-        self.seen[idx] = True
+        self.state[idx[within]] |= 2
+        self.state[idx[(self.state[idx] & 1) == 1]] |= 2
+        self.state[idx] |= 1
 
     def count_duplicates(self, sample: int = 0) -> tuple[int, list[Any]]:
         """Rows whose key occurs more than once, and up to ``sample`` such keys (smallest first)."""
-        once = int(np.count_nonzero(self.seen & ~self.again))
-        examples = [int(i) + self.low for i in np.flatnonzero(self.again)[:sample]] if sample else []
+        once = int(np.count_nonzero(self.state == 1))
+        examples = [int(i) + self.low for i in np.flatnonzero(self.state & 2)[:sample]] if sample else []
         return self.rows - once, examples

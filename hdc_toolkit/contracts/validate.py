@@ -51,12 +51,12 @@ _ROW_KINDS = {
     CheckKind.PAIR, CheckKind.UNIQUE, CheckKind.FOREIGN_KEY, CheckKind.COMPOUND_UNIQUE,
 }  # fmt: skip
 ProgressFn = Callable[[int, int], None]
-#: Bytes a unique integer id may take as two flags per possible value (its span from the footer)
+#: Bytes a unique integer id may take as one byte of flags per possible value (its span from the footer)
 #: before its keys are collected, sorted and spilled instead.
 DENSE_COUNTER_BUDGET = 64 * 2**20
 #: Bytes of child keys that row groups read before their foreign key's parent is loaded may hold;
 #: past it, a row group waits for the parent instead.
-DEFERRED_KEYS_BUDGET = 64 * 2**20
+DEFERRED_KEYS_BUDGET = 32 * 2**20
 
 
 @dataclass
@@ -328,7 +328,7 @@ def _collector(ds: ParquetDataset, column: str | None, use_statistics: bool) -> 
                 return KeyColumn()
             lo = st.min if lo is None else min(lo, st.min)
             hi = st.max if hi is None else max(hi, st.max)
-        if lo is not None and 2 * (hi - lo + 1) <= DENSE_COUNTER_BUDGET:
+        if lo is not None and hi - lo + 1 <= DENSE_COUNTER_BUDGET:
             return DenseCounter(int(lo), int(hi - lo + 1))
     return KeyColumn()
 
