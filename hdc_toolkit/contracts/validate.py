@@ -7,9 +7,14 @@ How it stays fast and bounded:
 * only the columns some check needs are read; low-cardinality code columns are read as dictionaries
   so allowed-value and regex checks run once per distinct value, not once per row;
 * Parquet footer statistics answer ``not_null`` and ``range`` for a row group without reading it
-  when they prove the row group clean (``use_statistics=False`` turns this off);
-* uniqueness and foreign keys are global: key columns are gathered as compact numpy arrays and
-  checked with one sort / one binary search, so memory grows with the key column only.
+  when they prove the row group clean, and bound the span of integer ids (``use_statistics=False``
+  turns both off);
+* uniqueness and foreign keys are global, on keys decoded to integers where the text allows
+  (:mod:`.keys`, :mod:`.key_index`): a unique id whose span the footer bounds is counted in a dense
+  array of flags, other keys are gathered and sorted (spilled to disk buckets past a budget); a
+  referenced column is loaded as a hash set by a thread of its own while the scan runs, and row
+  groups read before it is ready keep their child keys (up to ``DEFERRED_KEYS_BUDGET``). Memory
+  grows with the key columns only, never with the width of the table.
 
 Values of direct-identifier and sensitive columns never appear in examples or the profile.
 """
@@ -298,7 +303,7 @@ def _scan(
         for part in pool.map(task, units):
             for key, p in part.items():
                 if key in collectors and p.keys is not None:  # keys go to a (possibly spilling) collector
-                    collectors[key].add(p.keys)
+                    _collect(collectors[key], p.keys, ds, key)
                     p.keys = None
                 elif key in fk and p.keys is not None:  # read before its parent was ready
                     deferred.append((fk[key], p))
@@ -331,6 +336,17 @@ def _collector(ds: ParquetDataset, column: str | None, use_statistics: bool) -> 
         if lo is not None and hi - lo + 1 <= DENSE_COUNTER_BUDGET:
             return DenseCounter(int(lo), int(hi - lo + 1))
     return KeyColumn()
+
+
+def _collect(collector: KeyColumn | DenseCounter, keys: Any, ds: ParquetDataset, key: str) -> None:
+    try:
+        collector.add(keys)
+    except ValueError as exc:  # a dense counter met a key outside the span the footer declared
+        raise DataError(
+            f"{key}: the Parquet footer statistics do not match the values ({exc}); the file is damaged, "
+            "or validate without statistics (--no-statistics)",
+            location=str(ds.root),
+        ) from None
 
 
 class _Held:

@@ -102,3 +102,16 @@ def test_row_groups_wait_for_the_parent_once_the_held_keys_budget_is_spent(extra
     monkeypatch.setattr(validate_module, "DEFERRED_KEYS_BUDGET", 0)
     assert _fk(validate(CHILD, extract / "visits")).failing_count == 37
     assert counted_in_loop == []  # nothing was held back: every row group waited for the parent
+
+
+def test_footer_statistics_that_lie_about_an_ids_span_give_a_clear_error(tmp_path, monkeypatch):
+    """The dense uniqueness counter trusts the footer's min/max: a damaged footer is named, not a crash."""
+    from hdc_toolkit.contracts.key_index import DenseCounter
+    from hdc_toolkit.exceptions import DataError
+
+    pq.write_table(pa.table({"visit_id": np.arange(100), "nid": ["00000000001"] * 100}), tmp_path / "v.parquet")
+    real_init = DenseCounter.__init__
+    monkeypatch.setattr(DenseCounter, "__init__", lambda self, low, span: real_init(self, low, span - 10))
+    with pytest.raises(DataError, match=r"visits\.visit_id\.unique: the Parquet footer statistics do not match"):
+        validate(CHILD, tmp_path / "v.parquet")
+    assert validate(CHILD, tmp_path / "v.parquet", use_statistics=False).by_key()["visits.visit_id.unique"].failing_count == 0
