@@ -11,6 +11,8 @@ from pathlib import Path
 
 from hdc_toolkit.hub.audit_hooks import post_auth_hook
 from hdc_toolkit.hub.pages import default_url, projects_for_template
+from hdc_toolkit.outputs.review_app import SERVICE_NAME as REVIEW
+from hdc_toolkit.outputs.review_app import service_definition, service_roles
 
 c = get_config()  # noqa: F821 - provided by JupyterHub
 
@@ -64,7 +66,19 @@ c.Spawner.http_timeout = 30
 c.Spawner.mem_limit = env(
     "HDC_SANDBOX_MEM_LIMIT", "4G"
 )  # advisory locally (MEM_LIMIT); enforced on Kubernetes
-c.Spawner.environment = {"JUPYTER_PLATFORM_DIRS": "1", "PYTHONNOUSERSITE": "1"}
+_public = f"http://127.0.0.1:{env('HDC_SANDBOX_PORT', '8000')}"
+c.Spawner.environment = {
+    "JUPYTER_PLATFORM_DIRS": "1",
+    "PYTHONNOUSERSITE": "1",
+    # output requests from inside the sandbox go to the review service (hdc output request / submit)
+    "HDC_OUTPUTS_URL": f"{_public}/services/{REVIEW}/",
+}
+# the server's own $JUPYTERHUB_API_TOKEN may also reach the review service (to submit output requests)
+c.Spawner.server_token_scopes = [
+    "users:activity!user",
+    "access:servers!server",
+    f"access:services!service={REVIEW}",
+]
 # JupyterLab for an air-gapped sandbox: no news feed, no update checks, no extension installs.
 c.Spawner.args = [
     "--LabApp.news_url=None",
@@ -83,14 +97,20 @@ c.JupyterHub.services = [
             f"--timeout={env('HDC_CULL_TIMEOUT', '3600')}",
             f"--cull-every={env('HDC_CULL_EVERY', '300')}",
         ],
-    }
+    },
+    # the output checkers' review page, and the submission API researchers' servers call
+    service_definition(
+        port=int(env("HDC_SANDBOX_REVIEW_PORT", "10101")),
+        environment={k: v for k in ("HDC_HOME", "HDC_DATABASE_URL") if (v := env(k))},
+    ),
 ]
 c.JupyterHub.load_roles = [
+    *service_roles(),
     {
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
         "services": ["idle-culler"],
-    }
+    },
 ]
 if env("HDC_SANDBOX_API_TOKEN"):
     c.JupyterHub.services.append({"name": "hdc-automation", "api_token": env("HDC_SANDBOX_API_TOKEN")})

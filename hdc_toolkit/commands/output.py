@@ -11,7 +11,9 @@
     hdc output resubmit ID FILES... [--context TEXT] [--code FILE] [--as USER]
 
 ``--project`` defaults to ``$HDC_PROJECT`` and ``--as`` to ``$JUPYTERHUB_USER`` or ``$USER`` (the
-sandbox sets them). ``request`` exits 0 when every check passed, 1 when the request was recorded with
+sandbox sets them). Inside a sandbox server (``$JUPYTERHUB_API_TOKEN`` and ``$HDC_OUTPUTS_URL`` set),
+``request`` goes through the hub's review service with the server's own hub token, as the hub user
+(it cannot write the registry itself; ``--as`` is then refused). ``request`` exits 0 when every check passed, 1 when the request was recorded with
 checks to review or failures (it is still submitted: the reviewers decide), 2-4 on user errors.
 """
 
@@ -129,6 +131,10 @@ def _request(args: argparse.Namespace) -> int:
     project = args.project or args.environ.get("HDC_PROJECT")
     if not project:
         raise NotFoundError("which project? pass --project P (or set HDC_PROJECT)")
+    from hdc_toolkit.outputs.submission import in_single_user_server
+
+    if in_single_user_server(args.environ):
+        return _request_through_service(args, project)
     airlock = _airlock(args)
     req = airlock.request(project, args.files, context=args.context, author=_user(args), code=args.code)
     record = airlock.output_record(req.id)
@@ -140,6 +146,28 @@ def _request(args: argparse.Namespace) -> int:
         print(f"record: {req.staging_path}/record.json (sha256 {req.record_sha256[:16]}…)")
         print("two output checkers must now review it (hdc output review)")
     return 0 if req.verdict == "passed" else 1
+
+
+def _request_through_service(args: argparse.Namespace, project: str) -> int:
+    """``hdc output request`` inside a sandbox server: the hub's review service records it."""
+    from hdc_toolkit.exceptions import PermissionDenied
+    from hdc_toolkit.outputs.submission import submit
+
+    if args.user and args.user != args.environ.get("JUPYTERHUB_USER"):
+        raise PermissionDenied("inside the sandbox a request is always made as your hub user: drop --as")
+    reply = submit(args.files, context=args.context, project=project, code=args.code, environ=args.environ)
+    if args.json:
+        print(json.dumps(reply, indent=2))
+    else:
+        print(
+            f"request {reply['id']}  {reply['project']}  {reply['state']}  checks: {reply['verdict']}"
+            f"  files: {len(reply['files'])}  flagged cells: {reply['flagged_cells']}"
+            + (f"  BLOCKED by {reply['blocking']} file rule(s)" if reply["blocking"] else "")
+        )
+        for name, status in reply["checks"].items():
+            print(f"  {name}: {status}")
+        print("two output checkers must now review it (the review page)")
+    return 0 if reply["verdict"] == "passed" else 1
 
 
 def _review(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ In a notebook::
     t.table, t.run.verdict, t.flags
     t.save("outputs/")                                                 # CSV + SDC record
 
-then ``hdc output request outputs/frequency_county_sex.csv --context "..."``; two output checkers
+then ``hdc output request outputs/frequency_county_sex.csv --context "..."`` (inside a sandbox server
+this goes through the hub's review service, as does ``submit([...], context=...)``); two output checkers
 review it (``hdc output review`` or the review page), and ``hdc output release`` copies it out.
 
 Modules: :mod:`.rules` (pure rules and their constants), :mod:`.profiles` (risk profiles),
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hdc_toolkit.outputs.mitigate import add_margins, round_counts, suppress
     from hdc_toolkit.outputs.profiles import ACRO_DEFAULT, NHS_SDE, OPENSAFELY, PROFILES, Profile, get_profile
     from hdc_toolkit.outputs.records import RequestRecord, ReviewRecord
+    from hdc_toolkit.outputs.submission import submit
     from hdc_toolkit.outputs.tables import (
         SafeTable,
         frequency_table,
@@ -64,6 +66,7 @@ __all__ = [
     "magnitude_table",
     "regression",
     "round_counts",
+    "submit",
     "suppress",
     "survival_table",
 ]
@@ -74,6 +77,7 @@ _WHERE: dict[str, str] = {
     "check_outputs": "checking",
     **dict.fromkeys(("LedgerTable", "find_differences"), "differencing"),
     "check_file": "files",
+    "submit": "submission",
     **dict.fromkeys(("add_margins", "round_counts", "suppress"), "mitigate"),
     **dict.fromkeys(
         ("ACRO_DEFAULT", "NHS_SDE", "OPENSAFELY", "PROFILES", "Profile", "get_profile"), "profiles"

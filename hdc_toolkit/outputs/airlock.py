@@ -589,6 +589,10 @@ class Airlock:
             p.id for p in self.registry.projects_of(username) if self.role(p.id, username) == REVIEWER_ROLE
         ]
 
+    def check_author(self, project_id: str, author: str) -> None:
+        """Refuse (and audit the refusal) unless ``author`` may request outputs of the project."""
+        self._check_author(project_id, author, action="request")
+
     def _check_author(self, project_id: str, author: str, *, action: str) -> None:
         role = self.role(project_id, author)
         if role not in AUTHOR_ROLES:

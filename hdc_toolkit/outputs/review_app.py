@@ -17,8 +17,12 @@ the page itself answers 403 to anyone who checks outputs in no project. Run by h
 behind a hub that knows the service): ``python -m hdc_toolkit.outputs.review_app``, with the
 ``JUPYTERHUB_*`` variables a hub gives its services and ``HDC_HOME`` / ``HDC_DATABASE_URL``.
 
+Researchers submit output requests from inside the sandbox through ``POST {prefix}api/requests``
+(their own hub API token, registry membership, files resolved inside the project workspace; see
+:mod:`hdc_toolkit.outputs.submission`).
+
 Security: the server binds 127.0.0.1 only (whatever host ``JUPYTERHUB_SERVICE_URL`` names); every
-POST carries the hub's XSRF token; pages are sent with a strict Content-Security-Policy; staged files
+browser POST carries the hub's XSRF token (the submission API takes a token header, never a cookie); pages are sent with a strict Content-Security-Policy; staged files
 are served as downloads (``attachment``), except PNG/JPEG which are shown inline.
 """
 
@@ -109,6 +113,7 @@ def make_app(settings: Any, *, prefix: str = "/", cookie_secret: bytes | None = 
             handlers["file"],
             context,
         ),
+        (url_path_join(prefix, "api/requests"), handlers["submit"], context),
         (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
     ]
     return web.Application(routes, cookie_secret=cookie_secret or secrets.token_bytes(32), xsrf_cookies=True)
@@ -254,7 +259,15 @@ def _handlers() -> dict[str, type]:
                 self.set_header("Content-Disposition", f'attachment; filename="{name}"')
             self.finish(path.read_bytes())
 
-    return {"list": ListHandler, "request": RequestPage, "review": ReviewHandler, "file": FileHandler}
+    from hdc_toolkit.outputs.submission import submit_handler
+
+    return {
+        "list": ListHandler,
+        "request": RequestPage,
+        "review": ReviewHandler,
+        "file": FileHandler,
+        "submit": submit_handler(Base),
+    }
 
 
 def main(environ: Mapping[str, str] | None = None) -> None:  # pragma: no cover - run by the hub

@@ -100,7 +100,7 @@ def _write_release(settings: Settings, project_id: str, rows: int) -> None:
         }
     )
     pq.write_table(table, ws.data / "cohort.parquet")
-    (ws.data / "manifest.json").write_text(json.dumps({"project": project_id, "tables": ["cohort"]}))
+    (ws.data / "manifest.json").write_text(json.dumps({"project": project_id, "tables": {"cohort": {}}}))
     make_read_only(ws.data)
 
 
@@ -157,7 +157,7 @@ def sandbox_world() -> Iterator[World]:
     from hdc_toolkit.hub import unix
     from hdc_toolkit.hub.client import HubClient
     from hdc_toolkit.hub.environment import DEFAULT_PREFIX, ensure_singleuser_env
-    from hdc_toolkit.hub.runner import HubPorts, LocalHub, ensure_proxy
+    from hdc_toolkit.hub.runner import HubPorts, LocalHub, ensure_proxy, free_port
     from hdc_toolkit.projects.registry import dispose_engines
 
     tag = secrets.token_hex(2)
@@ -203,6 +203,7 @@ def sandbox_world() -> Iterator[World]:
                 "HDC_SANDBOX_PASSWORD": world.password,
                 "HDC_SANDBOX_UNIX_PREFIX": world.unix_prefix,
                 "HDC_SANDBOX_API_TOKEN": world.token,
+                "HDC_SANDBOX_REVIEW_PORT": str(free_port()),
                 "HDC_CULL_TIMEOUT": "3600",
                 "HDC_CULL_EVERY": "600",
             },
