@@ -130,6 +130,22 @@ def _populate_registry(settings: Settings, projects: dict[str, str]) -> None:
             )
 
 
+def register_project(
+    settings: Settings, project_id: str, title: str, members: dict[str, str], *, permit_sha256: str = "ab" * 32
+) -> Any:
+    """An active project with permit v1 and ``members`` ({username: role}); returns its created workspace."""
+    from hdc_toolkit.projects.registry import Member, Permit, Project, open_registry
+    from hdc_toolkit.projects.workspace import Workspace
+
+    with open_registry(settings).write() as s:
+        s.add(Project(id=project_id, title=title, state="active", risk_profile="acro-default"))
+        s.flush()
+        s.add(Permit(project_id=project_id, version=1, application_json="{}", sha256=permit_sha256, approved_by="steward"))
+        for username, role in members.items():
+            s.add(Member(project_id=project_id, username=username, name=username.title(), role=role, active=True))
+    return Workspace(settings, project_id).create()
+
+
 def _kill_processes_of(uids: set[int]) -> None:
     import psutil
 

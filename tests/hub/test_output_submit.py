@@ -28,6 +28,7 @@ import pytest
 
 from hdc_toolkit.config import Settings
 
+from .conftest import register_project
 from .test_review_page import HUB_CONFIG, _wait_for_service
 
 PROJECT = "p2026-901-submit"
@@ -109,27 +110,14 @@ class SubmitWorld:
 
 def _populate(settings: Settings, outside: Path) -> Path:
     from hdc_toolkit.outputs.tables import frequency_table
-    from hdc_toolkit.projects.registry import Member, Permit, Project, open_registry
-    from hdc_toolkit.projects.workspace import Workspace
 
-    registry = open_registry(settings)
-    with registry.write() as s:
-        s.add(Project(id=PROJECT, title="Submission test", state="active", risk_profile="acro-default"))
-        s.flush()
-        s.add(
-            Permit(
-                project_id=PROJECT, version=1, application_json="{}", sha256="cd" * 32, approved_by="steward"
-            )
-        )
-        for username, role in (
-            ("alice", "researcher"),
-            ("carol", "project_leader"),
-            ("olav", "output_checker"),
-        ):
-            s.add(
-                Member(project_id=PROJECT, username=username, name=username.title(), role=role, active=True)
-            )
-    ws = Workspace(settings, PROJECT).create()
+    ws = register_project(
+        settings,
+        PROJECT,
+        "Submission test",
+        {"alice": "researcher", "carol": "project_leader", "olav": "output_checker"},
+        permit_sha256="cd" * 32,
+    )
     people = pd.DataFrame({"county": ["Trøndelag"] * 40 + ["Nordland"] * 24, "sex": ["F", "M"] * 32})
     frequency_table(people, "county", "sex", name="county_by_sex").save(ws.root / "outputs")
     (ws.root / "work" / "notes.txt").write_text("how the table was made\n")

@@ -29,6 +29,8 @@ import pytest
 
 from hdc_toolkit.config import Settings
 
+from .conftest import register_project
+
 pytestmark = [pytest.mark.e2e]
 
 PROJECT = "p2026-900-review"
@@ -84,27 +86,12 @@ class ReviewWorld:
 def _populate(settings: Settings) -> int:
     from hdc_toolkit.outputs.airlock import Airlock
     from hdc_toolkit.outputs.tables import frequency_table
-    from hdc_toolkit.projects.registry import Member, Permit, Project, open_registry
-    from hdc_toolkit.projects.workspace import Workspace
+    from hdc_toolkit.projects.registry import open_registry
 
     registry = open_registry(settings)
-    with registry.write() as s:
-        s.add(Project(id=PROJECT, title="Review page test", state="active", risk_profile="acro-default"))
-        s.flush()
-        s.add(
-            Permit(
-                project_id=PROJECT, version=1, application_json="{}", sha256="ab" * 32, approved_by="steward"
-            )
-        )
-        for username, role in (
-            ("erin", "researcher"),
-            ("olav", "output_checker"),
-            ("kari", "output_checker"),
-        ):
-            s.add(
-                Member(project_id=PROJECT, username=username, name=username.title(), role=role, active=True)
-            )
-    ws = Workspace(settings, PROJECT).create()
+    ws = register_project(
+        settings, PROJECT, "Review page test", {"erin": "researcher", "olav": "output_checker", "kari": "output_checker"}
+    )
     people = pd.DataFrame(
         {"county": ["Trøndelag"] * 60 + ["Nordland"] * 4, "sex": (["F", "M"] * 30) + ["F", "F", "F", "M"]}
     )
